@@ -1,0 +1,5 @@
+"""``python -m bpcalc``."""
+
+from bpcalc.cli import main
+
+main()

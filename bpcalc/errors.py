@@ -1,0 +1,88 @@
+"""Errors the library raises, with positions, and the exit codes the CLI maps them to."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """bpcalc's exit codes (documented in README.md)."""
+
+    OK = 0
+    ERROR = 1  # the graph is invalid, evaluation failed, or a check failed
+    USAGE = 2  # bad command line: unknown option, name or file
+    INTERRUPTED = 130  # Ctrl-C
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem, located in a file: ``file:line:col: message``."""
+
+    message: str
+    file: str = "<graph>"
+    line: int = 0  # 1-based; 0 when unknown
+    col: int = 0  # 1-based; 0 when unknown
+    source_line: str | None = None  # the text of that line, to show under the message
+
+    def location(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.col or 1}"
+        return self.file
+
+    def render(self) -> str:
+        text = f"{self.location()}: {self.message}"
+        if self.source_line is not None and self.line:
+            gutter = f"{self.line:>5} | "
+            caret = " " * (len(gutter) - 2) + "| " + " " * (max(self.col, 1) - 1) + "^"
+            text += f"\n{gutter}{self.source_line.rstrip()}\n{caret}"
+        return text
+
+
+class BpcalcError(Exception):
+    """Base of every error bpcalc reports without a traceback."""
+
+    exit_status = ExitStatus.ERROR
+
+    def __init__(self, diagnostics: Iterable[Diagnostic] | str) -> None:
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic(diagnostics)]
+        self.diagnostics = list(diagnostics)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(d.render() for d in self.diagnostics)
+
+
+class GraphError(BpcalcError):
+    """The graph file is invalid (exit 1)."""
+
+
+class EvaluationError(BpcalcError):
+    """A layer failed while evaluating the graph (exit 1)."""
+
+
+class CannotOpen(BpcalcError):
+    """A graph file that is missing, a directory or unreadable (exit 2, like a bad argument)."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class UsageProblem(BpcalcError):
+    """The command line asks for something that does not exist (exit 2)."""
+
+    exit_status = ExitStatus.USAGE
+
+    def __init__(self, message: str) -> None:
+        super().__init__([Diagnostic(message, file="bpcalc")])
+
+    def render(self) -> str:
+        return f"Error: {self.diagnostics[0].message}"
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean 'x'?)' suffix for the closest choice, or ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

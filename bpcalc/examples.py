@@ -1,0 +1,69 @@
+"""Finding the graph a command works on: a path, stdin, or a bundled example by name."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bpcalc.errors import UsageProblem, did_you_mean
+from bpcalc.limits import Limits
+
+DEFAULT_GRAPH = "graph.yaml"
+ENV_GRAPH = "BPCALC_GRAPH"
+
+
+def examples_dir() -> Path:
+    """Bundled examples: inside the installed package, or ``graphs/`` of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "graphs", here.parent / "graphs"):
+        if candidate.is_dir():
+            return candidate
+    return here / "graphs"
+
+
+def example_paths() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(examples_dir().glob("*.yaml"))}
+
+
+@dataclass(frozen=True)
+class GraphRef:
+    """Where a graph comes from: a file (``path``) or stdin (``path`` is None)."""
+
+    shown: str  # the name used in messages
+    path: Path | None
+
+
+def resolve_graph(arg: str | None) -> GraphRef:
+    """GRAPH as given, else $BPCALC_GRAPH, else ./graph.yaml."""
+    if arg is None:
+        arg = os.environ.get(ENV_GRAPH) or None
+    if arg is None:
+        if Path(DEFAULT_GRAPH).exists():
+            return GraphRef(DEFAULT_GRAPH, Path(DEFAULT_GRAPH))
+        raise UsageProblem(
+            f"no GRAPH given and no ./{DEFAULT_GRAPH} here; pass a graph file, "
+            f"'-' for stdin, or an example name ('bpcalc examples' lists them)"
+        )
+    if arg == "-":
+        return GraphRef("<stdin>", None)
+    path = Path(arg)
+    if path.exists() or os.sep in arg or path.suffix:
+        return GraphRef(arg, path)
+    examples = example_paths()
+    if arg in examples:
+        return GraphRef(str(examples[arg]), examples[arg])
+    raise UsageProblem(
+        f"no graph file or example named '{arg}'{did_you_mean(arg, examples)}; "
+        f"'bpcalc examples' lists the examples"
+    )
+
+
+def read_graph_text(ref: GraphRef, limits: Limits) -> str:
+    """The text of the graph; a file that cannot be opened is a usage error (exit 2)."""
+    from bpcalc.source import decode, read_text
+
+    if ref.path is None:
+        return decode(sys.stdin.buffer.read(limits.max_file_bytes + 1), ref.shown, limits)
+    return read_text(ref.path, limits, shown=ref.shown)

@@ -1,0 +1,174 @@
+"""Expression nodes: ``relu(x @ W + b)`` becomes one graph node per operator or call.
+
+Parsed with :mod:`ast` and a whitelist of node kinds; nothing is ever evaluated by Python.
+Anonymous sub-expressions are named by their source text, so they read well in tables.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from bpcalc.errors import did_you_mean
+from bpcalc.numbers import Const, parse_number
+from bpcalc.registry import OPS
+
+Arg = str | Const  # a reference to an input or node by name, or a number
+
+_BINARY = {
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "div",
+    ast.Pow: "pow",
+    ast.MatMult: "matmul",
+}
+ALLOWED = "numbers, names, + - * / ** @, parentheses and op calls such as relu(x)"
+
+
+class ExpressionError(Exception):
+    """A problem at a column of the expression text (0-based)."""
+
+    def __init__(self, message: str, column: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """One node of an expression: ``name = op(args)``; columns locate each argument."""
+
+    name: str
+    op: str
+    args: tuple[Arg, ...]
+    arg_columns: tuple[int, ...]
+    column: int
+
+
+def parse_expression(name: str, text: str, *, max_length: int) -> list[OpCall]:
+    """The nodes an expression defines, operands first; the last one is named ``name``."""
+    if len(text) > max_length:
+        raise ExpressionError(
+            f"expression is {len(text):,} characters long; the limit is "
+            f"{max_length:,} (--max-expression-length)"
+        )
+    if not text.strip():
+        raise ExpressionError("empty expression: write an expression or {op: NAME, in: [...]}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as err:
+        raise ExpressionError(f"invalid expression: {err.msg}", (err.offset or 1) - 1) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExpressionError("expression is nested too deeply") from None
+    return _Lowering(name, text.strip()).run(tree)
+
+
+class _Lowering:
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        self.text = text
+        self.calls: list[OpCall] = []
+        self.by_text: dict[str, str] = {}
+
+    def run(self, root: ast.expr) -> list[OpCall]:
+        results: dict[int, Arg] = {}
+        stack: list[tuple[ast.expr, bool]] = [(root, False)]
+        while stack:
+            node, operands_done = stack.pop()
+            if operands_done:
+                results[id(node)] = self._emit(node, root, results)
+                continue
+            leaf = self._leaf(node)
+            if leaf is not None:
+                results[id(node)] = leaf
+                continue
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(self._operands(node)))
+        top = results[id(root)]
+        if not self.calls or self.calls[-1].name != self.name:
+            # A bare name or number: the node is a copy of it.
+            self.calls.append(OpCall(self.name, "identity", (top,), (root.col_offset,), 0))
+        return self.calls
+
+    def _leaf(self, node: ast.expr) -> Arg | None:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.Constant):
+            return self._constant(node, node.value)
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, ast.USub | ast.UAdd)
+            and isinstance(node.operand, ast.Constant)
+        ):
+            const = self._constant(node.operand, node.operand.value)
+            if isinstance(node.op, ast.USub):
+                return Const(-const.value, "-" + const.text)
+            return const
+        return None
+
+    def _constant(self, node: ast.expr, value: object) -> Const:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ExpressionError(f"{self._segment(node)!s} is not a number", node.col_offset)
+        return parse_number(
+            self._segment(node).replace("_", ""), column=node.col_offset, error=ExpressionError
+        )
+
+    def _operands(self, node: ast.expr) -> list[ast.expr]:
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            return [node.left, node.right]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            return [node.operand]
+        if isinstance(node, ast.Call):
+            return self._call_operands(node)
+        raise ExpressionError(
+            f"'{self._segment(node)}' is not allowed in an expression; use {ALLOWED}",
+            node.col_offset,
+        )
+
+    def _call_operands(self, node: ast.Call) -> list[ast.expr]:
+        if not isinstance(node.func, ast.Name):
+            raise ExpressionError(
+                f"'{self._segment(node.func)}' is not an op; "
+                f"ops are called by name, such as relu(x)",
+                node.col_offset,
+            )
+        op = node.func.id
+        if op not in OPS:
+            raise ExpressionError(f"unknown op '{op}'{did_you_mean(op, OPS)}", node.col_offset)
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise ExpressionError(f"{op}() takes positional arguments only", node.col_offset)
+        spec = OPS[op]
+        if len(node.args) != spec.arity:
+            raise ExpressionError(
+                f"{op}() takes {spec.arity} argument{'s' * (spec.arity != 1)} "
+                f"({', '.join(spec.params)}), got {len(node.args)}",
+                node.col_offset,
+            )
+        return list(node.args)
+
+    def _emit(self, node: ast.expr, root: ast.expr, results: dict[int, Arg]) -> Arg:
+        operands = self._operands(node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+            return results[id(node.operand)]
+        if isinstance(node, ast.BinOp):
+            op = _BINARY[type(node.op)]
+        elif isinstance(node, ast.UnaryOp):
+            op = "neg"
+        else:
+            assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            op = node.func.id
+        args = tuple(results[id(child)] for child in operands)
+        columns = tuple(child.col_offset for child in operands)
+        if node is root:
+            self.calls.append(OpCall(self.name, op, args, columns, node.col_offset))
+            return self.name
+        # Repeated sub-expressions are one node: same text, same value.
+        text = " ".join(self._segment(node).split())
+        if text not in self.by_text:
+            self.by_text[text] = text
+            self.calls.append(OpCall(text, op, args, columns, node.col_offset))
+        return text
+
+    def _segment(self, node: ast.expr) -> str:
+        return ast.get_source_segment(self.text, node) or ast.unparse(node)

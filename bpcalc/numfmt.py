@@ -1,0 +1,56 @@
+"""How numbers are written: lossless for machines, rounded for people."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+TABLE_DIGITS = 12  # so the book's 3.3000000000000003 reads 3.3 in a table
+TENSOR_DIGITS = 4  # tensors in a table: enough to read, short enough to fit
+
+
+def number(x: float, digits: int | None = None) -> str:
+    """Shortest round-trip text of a float64 (``repr``), or ``digits`` significant digits."""
+    x = float(x)
+    if not math.isfinite(x):
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if digits is None:
+        return repr(x)
+    return format(x, f".{digits}g")
+
+
+def rounded(x: float, digits: int | None) -> float:
+    """The float that ``number(x, digits)`` writes."""
+    return float(x) if digits is None else float(format(float(x), f".{digits}g"))
+
+
+def value_text(value: Any, digits: int | None = None) -> str:
+    """A float, or an array as a nested list on one line (``[[1.0, 2.0], [3.0, 4.0]]``)."""
+    if isinstance(value, float | int):
+        return number(value, digits)
+    return _nested(value.tolist(), digits)
+
+
+def _nested(items: Any, digits: int | None) -> str:
+    if isinstance(items, list):
+        return "[" + ", ".join(_nested(item, digits) for item in items) + "]"
+    return number(items, digits)
+
+
+def json_value(value: Any, digits: int | None = None) -> Any:
+    """A float or nested lists of floats for ``json.dumps``; non-finite numbers as the strings
+    "NaN", "Infinity" and "-Infinity" (the convention of JavaScript and Protocol Buffers)."""
+    if value is None:
+        return None
+    if isinstance(value, float | int):
+        return _json_number(float(value), digits)
+    flat = [_json_number(x, digits) for x in value.ravel().tolist()]
+    for size in reversed(value.shape[1:]):
+        flat = [flat[i : i + size] for i in range(0, len(flat), size)]
+    return flat
+
+
+def _json_number(x: float, digits: int | None) -> Any:
+    if math.isfinite(x):
+        return rounded(x, digits)
+    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")

@@ -1,0 +1,218 @@
+"""Options shared by the commands that load and evaluate a graph, and the loading itself."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from bpcalc.errors import BpcalcError, UsageProblem
+
+if TYPE_CHECKING:
+    from bpcalc.graph import Evaluation, Graph
+    from bpcalc.limits import Limits
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _complete_graph(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from click.shell_completion import CompletionItem
+
+    from bpcalc.examples import example_paths
+
+    items = [CompletionItem(name) for name in example_paths() if name.startswith(incomplete)]
+    return [*items, CompletionItem(incomplete, type="file")]
+
+
+def complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Node and input names of the graph named on the command line so far."""
+    try:
+        graph = load_graph(ctx.params.get("graph"), (), limits_from(ctx.params), False)
+    except Exception:  # completion must never fail loudly
+        return []
+    names = list(graph.inputs) if param.name == "sets" else graph.names
+    suffix = "=" if param.name == "sets" else ""
+    return [name + suffix for name in names if name.startswith(incomplete)]
+
+
+def graph_options(func: F) -> F:
+    """GRAPH and the options every evaluating command takes."""
+    options = [
+        click.argument("graph", required=False, shell_complete=_complete_graph),
+        click.option(
+            "--set",
+            "sets",
+            multiple=True,
+            metavar="NAME=VALUE",
+            shell_complete=complete_names,
+            help="Replace an input's value (a YAML value: 1.08, [1, 2], {zeros: 3}). Repeatable.",
+        ),
+        click.option(
+            "--of",
+            "of",
+            metavar="NODE",
+            shell_complete=complete_names,
+            help="Differentiate this node instead of the graph's output.",
+        ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Treat NaN or infinity in a value or gradient as an error (exit 1).",
+        ),
+        click.option(
+            "--allow-outside-files",
+            is_flag=True,
+            help="Let 'file:' inputs read outside the graph file's folder.",
+        ),
+        click.option(
+            "--max-file-size",
+            type=click.IntRange(1),
+            metavar="BYTES",
+            help="Largest graph or data file to read [32 MiB].",
+        ),
+        click.option(
+            "--max-nodes",
+            type=click.IntRange(1),
+            metavar="N",
+            help="Most inputs and nodes in a graph [1,000,000].",
+        ),
+        click.option(
+            "--max-expression-length",
+            type=click.IntRange(1),
+            metavar="N",
+            help="Longest expression, in characters [10,000].",
+        ),
+        click.option(
+            "--max-elements",
+            type=click.IntRange(1),
+            metavar="N",
+            help="Most elements in one tensor [20,000,000].",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            hidden=True,
+            help="Show a traceback instead of a message (for developers).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def output_options(func: F) -> F:
+    func = click.option(
+        "--digits",
+        type=click.IntRange(1, 17),
+        metavar="N",
+        help="Significant digits to show (default: all digits in machine formats, 12 in tables).",
+    )(func)
+    return click.option(
+        "-o",
+        "--output",
+        "fmt",
+        default="auto",
+        show_default=True,
+        type=click.Choice(["auto", "table", "tsv", "csv", "json"]),
+        help="Output format; auto is a table on a terminal, TSV in a pipe.",
+    )(func)
+
+
+def limits_from(params: dict[str, Any]) -> Limits:
+    from dataclasses import replace
+
+    from bpcalc.limits import DEFAULT_LIMITS
+
+    overrides = {
+        field: params.get(option)
+        for field, option in (
+            ("max_file_bytes", "max_file_size"),
+            ("max_nodes", "max_nodes"),
+            ("max_expression_length", "max_expression_length"),
+            ("max_elements", "max_elements"),
+        )
+    }
+    return replace(DEFAULT_LIMITS, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def load_graph(
+    graph_arg: str | None, sets: tuple[str, ...], limits: Limits, allow_outside_files: bool
+) -> Graph:
+    from pathlib import Path
+
+    from bpcalc.examples import read_graph_text, resolve_graph
+    from bpcalc.graph import loads
+
+    ref = resolve_graph(graph_arg)
+    text = read_graph_text(ref, limits)
+    base_dir = ref.path.parent if ref.path is not None else Path.cwd()
+    graph = loads(
+        text,
+        name=ref.shown,
+        base_dir=base_dir,
+        limits=limits,
+        allow_outside_files=allow_outside_files,
+    )
+    if sets:
+        graph = graph.with_inputs(_parse_sets(graph, sets, limits, allow_outside_files))
+    return graph
+
+
+def _parse_sets(
+    graph: Graph, sets: tuple[str, ...], limits: Limits, allow_outside_files: bool
+) -> dict[str, Any]:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from bpcalc.source import parse
+    from bpcalc.values import InputError, read_input
+
+    values = {}
+    for item in sets:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageProblem(f"--set expects NAME=VALUE, got '{item}'")
+        if name not in graph.inputs:
+            raise UsageProblem(f"--set: {graph.unknown_name_message(name, inputs_only=True)}")
+        try:
+            raw = parse(text, f"--set {name}").data if text.strip() else ""
+            value = read_input(
+                raw, base_dir=Path.cwd(), limits=limits, allow_outside_files=allow_outside_files
+            )
+        except InputError as err:
+            raise UsageProblem(f"--set {name}={text}: {err.message}") from None
+        except BpcalcError as err:
+            raise UsageProblem(f"--set {name}={text}: {err.diagnostics[0].message}") from None
+        if not (isinstance(raw, dict) and "grad" in raw):
+            value = replace(value, grad=graph.inputs[name].grad)
+        values[name] = value
+    return values
+
+
+def evaluate_graph(params: dict[str, Any]) -> tuple[Graph, Evaluation]:
+    """Load the graph the options name, evaluate it, and report non-finite values."""
+    click.get_current_context().meta["bpcalc.debug"] = params["debug"]
+    graph = load_graph(
+        params["graph"], params["sets"], limits_from(params), params["allow_outside_files"]
+    )
+    evaluation = graph.evaluate(of=params["of"])
+    if evaluation.warnings:
+        from bpcalc.errors import EvaluationError
+
+        if params["strict"]:
+            raise EvaluationError([d for d in evaluation.warnings])
+        for warning in evaluation.warnings:
+            click.echo(warning.render(), err=True)
+    return graph, evaluation
+
+
+def pass_params(func: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(func)
+    def wrapper(**params: Any) -> None:
+        func(params)
+
+    return wrapper

@@ -1,0 +1,119 @@
+"""What ``run``, ``grad`` and ``examples`` print, in every output format."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bpcalc.errors import UsageProblem, did_you_mean
+from bpcalc.numfmt import json_value, value_text
+from bpcalc.render import (
+    print_table,
+    resolve,
+    shape_text,
+    table_cell,
+    terminal_width,
+    write,
+    write_json,
+    write_rows,
+)
+
+if TYPE_CHECKING:
+    from bpcalc.graph import Evaluation, Graph
+
+
+def print_run(graph: Graph, evaluation: Evaluation, *, fmt: str, digits: int | None) -> None:
+    fmt = resolve(fmt)
+    names = list(evaluation.values)
+    if fmt == "json":
+        write_json(
+            {
+                "graph": evaluation.graph,
+                "output": evaluation.output,
+                "values": {n: json_value(evaluation.values[n], digits) for n in names},
+                "grads": {n: json_value(evaluation.grads[n], digits) for n in names},
+            }
+        )
+    elif fmt in ("tsv", "csv"):
+        lines = (
+            [n, value_text(evaluation.values[n], digits), _grad_text(evaluation, n, digits)]
+            for n in names
+        )
+        write_rows(lines, fmt, header=("name", "value", "grad"))
+    else:
+        ops = {node.name: node.op for node in graph.nodes}
+        tensors = any(shape_text(v) != "scalar" for v in evaluation.values.values())
+        columns = [("name", "left"), ("op", "left")]
+        columns += [("shape", "left")] if tensors else []
+        justify = "left" if tensors else "right"
+        columns += [("value", justify), (f"d {evaluation.output} / d name", justify)]
+        fixed = max(map(len, names)) + max(map(len, ops.values()), default=5) + 12
+        width = max(24, (terminal_width() - fixed - (10 if tensors else 0)) // 2 - 3)
+        rows = []
+        for n in names:
+            value = evaluation.values[n]
+            row = [n, ops.get(n, "input")]
+            row += [shape_text(value)] if tensors else []
+            row += [
+                table_cell(value, digits, width),
+                table_cell(evaluation.grads[n], digits, width),
+            ]
+            rows.append(row)
+        title = graph.name + (f" — {graph.description}" if graph.description else "")
+        value = evaluation.values[evaluation.output]
+        print_table(
+            title, columns, rows, caption=f"{evaluation.output} = {table_cell(value, digits)}"
+        )
+
+
+def _grad_text(evaluation: Evaluation, name: str, digits: int | None) -> str:
+    grad = evaluation.grads[name]
+    return "" if grad is None else value_text(grad, digits)
+
+
+def print_grad(evaluation: Evaluation, wrt: Sequence[str], *, fmt: str, digits: int | None) -> None:
+    fmt = resolve(fmt, plain="lines")
+    if fmt == "lines":
+        write("".join(value_text(evaluation.grads[n], digits) + "\n" for n in wrt))
+    elif fmt == "json":
+        write_json({n: json_value(evaluation.grads[n], digits) for n in wrt})
+    elif fmt in ("tsv", "csv"):
+        write_rows(
+            ([n, value_text(evaluation.grads[n], digits)] for n in wrt),
+            fmt,
+            header=("name", "grad"),
+        )
+    else:
+        rows = [
+            [n, table_cell(evaluation.values[n], digits), table_cell(evaluation.grads[n], digits)]
+            for n in wrt
+        ]
+        print_table(
+            f"d {evaluation.output} / d name",
+            [("name", "left"), ("value", "right"), ("gradient", "right")],
+            rows,
+        )
+
+
+def print_examples(name: str | None, *, fmt: str) -> None:
+    from bpcalc.examples import example_paths
+    from bpcalc.graph import load
+
+    paths = example_paths()
+    if name is not None:
+        if name not in paths:
+            raise UsageProblem(f"no example named '{name}'{did_you_mean(name, paths)}")
+        write(paths[name].read_text(encoding="utf-8"))
+        return
+    described = [(stem, load(path).description) for stem, path in paths.items()]
+    fmt = resolve(fmt)
+    if fmt == "json":
+        write_json([{"name": n, "description": d} for n, d in described])
+    elif fmt == "tsv":
+        write_rows(([n, d] for n, d in described), "tsv", header=None)
+    else:
+        print_table(
+            "Bundled examples (bpcalc run NAME)",
+            [("name", "left"), ("description", "left")],
+            [[n, d] for n, d in described],
+        )

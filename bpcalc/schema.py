@@ -1,0 +1,243 @@
+"""The graph file's schema: plain data in, checked definitions out, every problem located."""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bpcalc.errors import Diagnostic, GraphError, did_you_mean
+from bpcalc.expr import Arg, ExpressionError, OpCall, parse_expression
+from bpcalc.limits import Limits
+from bpcalc.numbers import NotANumber, is_number_text, parse_number
+from bpcalc.registry import OPS
+from bpcalc.source import DataPath, Source
+
+TOP_LEVEL_KEYS = ("name", "description", "inputs", "nodes", "output")
+
+
+@dataclass(frozen=True)
+class InputDef:
+    name: str
+    raw: Any  # plain data, read into a value by bpcalc.values
+    path: DataPath
+
+
+@dataclass(frozen=True)
+class NodeDef:
+    """``name = op(*args)``; paths and columns say where each part was written."""
+
+    name: str
+    op: str
+    args: tuple[Arg, ...]
+    path: DataPath  # the node's definition in the file
+    column: int = 0  # of the operator, within an expression
+    arg_columns: tuple[int, ...] = ()  # within an expression; () for the explicit form
+    anonymous: bool = False  # a sub-expression, named by its text
+
+
+@dataclass
+class GraphDef:
+    name: str
+    description: str
+    inputs: list[InputDef]
+    nodes: list[NodeDef]
+    output: str | None
+    source: Source
+    base_dir: Path
+    problems: list[Diagnostic] = field(default_factory=list)
+
+
+def check_name(name: str) -> str | None:
+    """Why ``name`` cannot name an input or node, or None when it can."""
+    if not name.isidentifier():
+        return f"'{name}' is not a valid name: use letters, digits and _, not starting with a digit"
+    if keyword.iskeyword(name):
+        return f"'{name}' is a Python keyword and cannot be a name"
+    return None
+
+
+def read_graph(source: Source, base_dir: Path, limits: Limits) -> GraphDef:
+    """Check the top level, inputs and nodes; raise GraphError with every problem found."""
+    data = source.data
+    if not isinstance(data, dict):
+        raise GraphError(
+            [
+                source.diagnostic(
+                    "a graph file is a mapping with 'inputs' and 'nodes' (see docs/graph-format.md)"
+                )
+            ]
+        )
+    problems: list[Diagnostic] = []
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            problems.append(
+                source.diagnostic(
+                    f"unknown key '{key}'{did_you_mean(key, TOP_LEVEL_KEYS)}; a graph file has "
+                    f"{', '.join(TOP_LEVEL_KEYS)}",
+                    (key,),
+                    key=True,
+                )
+            )
+    name = _text(data, "name", source, problems) or Path(source.name).stem
+    description = _text(data, "description", source, problems)
+    inputs = _read_inputs(data.get("inputs", {}), source, problems)
+    nodes = _read_nodes(data.get("nodes"), source, limits, problems)
+    output = None
+    if "output" in data:
+        raw = data["output"]
+        if isinstance(raw, str) and raw.strip():
+            output = raw.strip()
+        else:
+            problems.append(source.diagnostic("output: expects the name of a node", ("output",)))
+    graph = GraphDef(name, description, inputs, nodes, output, source, base_dir, problems)
+    if len(inputs) + len(nodes) > limits.max_nodes:
+        problems.append(
+            source.diagnostic(
+                f"the graph has {len(inputs) + len(nodes):,} inputs and nodes; the limit is "
+                f"{limits.max_nodes:,} (--max-nodes)"
+            )
+        )
+    return graph
+
+
+def _text(data: dict[str, Any], key: str, source: Source, problems: list[Diagnostic]) -> str:
+    raw = data.get(key, "")
+    if not isinstance(raw, str):
+        problems.append(source.diagnostic(f"{key}: expects text", (key,)))
+        return ""
+    return raw
+
+
+def _read_inputs(raw: Any, source: Source, problems: list[Diagnostic]) -> list[InputDef]:
+    if raw == "":
+        return []  # `inputs:` with nothing under it
+    if not isinstance(raw, dict):
+        problems.append(source.diagnostic("inputs: expects a mapping of name: value", ("inputs",)))
+        return []
+    inputs = []
+    for name, value in raw.items():
+        path: DataPath = ("inputs", name)
+        reason = check_name(name)
+        if reason:
+            problems.append(source.diagnostic(reason, path, key=True))
+        elif value == "":
+            problems.append(source.diagnostic(f"input '{name}' has no value", path, key=True))
+        else:
+            inputs.append(InputDef(name, value, path))
+    return inputs
+
+
+def _read_nodes(
+    raw: Any, source: Source, limits: Limits, problems: list[Diagnostic]
+) -> list[NodeDef]:
+    if raw is None or raw == "":
+        problems.append(
+            source.diagnostic(
+                "a graph needs 'nodes': a mapping of name: expression (see docs/graph-format.md)"
+            )
+        )
+        return []
+    if not isinstance(raw, dict):
+        problems.append(
+            source.diagnostic("nodes: expects a mapping of name: definition", ("nodes",))
+        )
+        return []
+    nodes: list[NodeDef] = []
+    for name, definition in raw.items():
+        path: DataPath = ("nodes", name)
+        reason = check_name(name)
+        if reason:
+            problems.append(source.diagnostic(reason, path, key=True))
+            continue
+        try:
+            if isinstance(definition, dict):
+                nodes.append(_explicit_node(name, definition, path))
+            elif isinstance(definition, str):
+                nodes.extend(_expression_nodes(name, definition, path, source, limits))
+            else:
+                raise _At("a node is an expression or {op: NAME, in: [ARG, ...]}")
+        except _At as err:
+            problems.append(
+                source.diagnostic(err.message, (*path, *err.where), key=err.key, offset=err.offset)
+            )
+    return nodes
+
+
+class _At(Exception):
+    def __init__(
+        self, message: str, where: DataPath = (), *, key: bool = False, offset: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.key = key
+        self.offset = offset
+
+
+def _explicit_node(name: str, definition: dict[str, Any], path: DataPath) -> NodeDef:
+    for key in definition:
+        if key not in ("op", "in"):
+            raise _At(
+                f"unknown key '{key}'{did_you_mean(key, ('op', 'in'))}; "
+                f"an explicit node has op and in",
+                (key,),
+                key=True,
+            )
+    op = definition.get("op")
+    if not isinstance(op, str) or not op:
+        raise _At("this node needs 'op: NAME'")
+    if op not in OPS:
+        raise _At(f"unknown op '{op}'{did_you_mean(op, OPS)}", ("op",))
+    raw_args = definition.get("in")
+    if raw_args is None:
+        raise _At(f"this node needs 'in: [{', '.join(OPS[op].params)}]'")
+    if not isinstance(raw_args, list):
+        raw_args = [raw_args]
+    spec = OPS[op]
+    if len(raw_args) != spec.arity:
+        raise _At(
+            f"{op} takes {spec.arity} input{'s' * (spec.arity != 1)} "
+            f"({', '.join(spec.params)}), got {len(raw_args)}",
+            ("in",),
+        )
+    args: list[Arg] = []
+    for i, raw in enumerate(raw_args):
+        if not isinstance(raw, str) or not raw.strip():
+            raise _At("an input of a node is a name or a number", ("in", i))
+        text = raw.strip()
+        if is_number_text(text):
+            try:
+                args.append(parse_number(text))
+            except NotANumber as err:
+                raise _At(err.message, ("in", i)) from None
+        else:
+            reason = check_name(text)
+            if reason:
+                raise _At(reason + "; expressions go in the expression form", ("in", i))
+            args.append(text)
+    return NodeDef(name, op, tuple(args), path)
+
+
+def _expression_nodes(
+    name: str, text: str, path: DataPath, source: Source, limits: Limits
+) -> list[NodeDef]:
+    indent = source.value_column_offset(path) + (len(text) - len(text.lstrip()))
+    try:
+        calls = parse_expression(name, text, max_length=limits.max_expression_length)
+    except ExpressionError as err:
+        raise _At(err.message, offset=indent + err.column) from None
+    return [_from_call(call, path, indent) for call in calls]
+
+
+def _from_call(call: OpCall, path: DataPath, indent: int) -> NodeDef:
+    return NodeDef(
+        call.name,
+        call.op,
+        call.args,
+        path,
+        indent + call.column,
+        tuple(indent + c for c in call.arg_columns),
+        anonymous=call.name != path[-1],
+    )

@@ -1,0 +1,308 @@
+"""Read a graph file (YAML or JSON) into plain data, keeping a way back to line and column.
+
+Scalars come out as their source text (``"1.1"``, ``"on"``): the schema decides what a value
+means, so a name never turns into a boolean and a decimal keeps its exact digits. Nothing here
+constructs Python objects from tags, and anchors and aliases are refused outright.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from bpcalc.errors import CannotOpen, Diagnostic, GraphError
+from bpcalc.limits import Limits
+
+DataPath = tuple[str | int, ...]
+
+_STANDARD_TAGS = frozenset(
+    "tag:yaml.org,2002:" + name
+    for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp", "merge")
+)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass
+class Source:
+    """A graph file's text, its data, and where each part of it came from."""
+
+    name: str  # shown in messages: the path as given, or <stdin>
+    text: str
+    data: Any
+    root: yaml.Node | None = None  # YAML only
+    lines: list[str] = field(default_factory=list)
+
+    def diagnostic(
+        self, message: str, path: DataPath = (), *, key: bool = False, offset: int = 0
+    ) -> Diagnostic:
+        """A message located at the value (or, with key=True, the key) that ``path`` names."""
+        line, col = self.position(path, key=key)
+        if line and offset:
+            col += offset
+        return Diagnostic(message, self.name, line, col, self.source_line(line))
+
+    def source_line(self, line: int) -> str | None:
+        if not self.lines:
+            self.lines = self.text.splitlines()
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else None
+
+    def position(self, path: DataPath, *, key: bool = False) -> tuple[int, int]:
+        """1-based (line, column) of the node at ``path``; (0, 0) when unknown."""
+        if self.root is not None:
+            return _yaml_position(self.root, path, key)
+        return _json_position(self.text, path)
+
+    def value_column_offset(self, path: DataPath) -> int:
+        """Columns between a scalar's mark and its text: 1 for a quoted scalar."""
+        node = _yaml_node(self.root, path) if self.root is not None else None
+        return 1 if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"') else 0
+
+
+def _yaml_node(root: yaml.Node, path: DataPath, key: bool = False) -> yaml.Node | None:
+    node: yaml.Node = root
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == step:
+                    node = k if key and step == path[-1] else v
+                    break
+            else:
+                return node
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+            if step >= len(node.value):
+                return node
+            node = node.value[step]
+        else:
+            return node
+    return node
+
+
+def _yaml_position(root: yaml.Node, path: DataPath, key: bool) -> tuple[int, int]:
+    node = _yaml_node(root, path, key)
+    if node is None:
+        return 0, 0
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _json_position(text: str, path: DataPath) -> tuple[int, int]:
+    """JSON has no marks: find the last key of the path in the text, as a good guess."""
+    keys = [step for step in path if isinstance(step, str)]
+    start = 0
+    for key in keys:
+        found = text.find(json.dumps(key), start)
+        if found < 0:
+            break
+        start = found
+    line = text.count("\n", 0, start) + 1
+    return line, start - (text.rfind("\n", 0, start) + 1) + 1
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Loading builds many small objects and no cycles: the cyclic collector only slows it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def parse(text: str, name: str) -> Source:
+    """Parse graph text: JSON when the name ends in .json, YAML otherwise."""
+    if name.endswith(".json"):
+        return _parse_json(text, name)
+    return _parse_yaml(text, name)
+
+
+def _parse_json(text: str, name: str) -> Source:
+    try:
+        with _gc_paused():
+            data = json.loads(
+                text,
+                parse_float=str,
+                parse_int=str,
+                parse_constant=str,
+                object_pairs_hook=_json_object(name, text),
+            )
+    except json.JSONDecodeError as err:
+        raise GraphError(
+            [Diagnostic(err.msg, name, err.lineno, err.colno, _line_of(text, err.lineno))]
+        ) from None
+    except RecursionError:
+        raise GraphError([Diagnostic("JSON is nested too deeply", name)]) from None
+    return Source(name, text, data)
+
+
+def _json_object(name: str, text: str) -> Any:
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                line, col = _json_position(text, (key,))
+                raise GraphError(
+                    [Diagnostic(f"duplicate key '{key}'", name, line, col, _line_of(text, line))]
+                )
+            result[key] = value
+        return result
+
+    return build
+
+
+def _line_of(text: str, line: int) -> str | None:
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+def _parse_yaml(text: str, name: str) -> Source:
+    try:
+        with _gc_paused():
+            loader = _Loader(text)
+            try:
+                root = loader.get_single_node()
+            finally:
+                loader.dispose()
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        message = " ".join(p for p in (err.context, err.problem) if p) or "invalid YAML"
+        line = mark.line + 1 if mark else 0
+        col = mark.column + 1 if mark else 0
+        raise GraphError([Diagnostic(message, name, line, col, _line_of(text, line))]) from None
+    except yaml.YAMLError as err:
+        raise GraphError([Diagnostic(f"invalid YAML: {err}", name)]) from None
+    except RecursionError:
+        raise GraphError([Diagnostic("YAML is nested too deeply", name)]) from None
+    if root is None:
+        raise GraphError([Diagnostic("the graph file is empty", name)])
+    source = Source(name, text, None, root)
+    source.data = _plain(root, source)
+    return source
+
+
+def _plain(root: yaml.Node, source: Source) -> Any:
+    """Convert composed YAML nodes to dicts, lists and scalar text, iteratively."""
+    problems: list[Diagnostic] = []
+    seen: set[int] = set()
+
+    def at(node: yaml.Node, message: str) -> Diagnostic:
+        line = node.start_mark.line + 1
+        return Diagnostic(
+            message, source.name, line, node.start_mark.column + 1, source.source_line(line)
+        )
+
+    def shell(node: yaml.Node) -> Any:
+        if id(node) in seen:
+            problems.append(
+                at(
+                    node,
+                    "anchors and aliases are not supported in graph files "
+                    "(this anchor is used again)",
+                )
+            )
+        seen.add(id(node))
+        if node.tag not in _STANDARD_TAGS:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            problems.append(at(node, f"YAML tag '{tag}' is not allowed in graph files"))
+        if isinstance(node, yaml.MappingNode):
+            return {}
+        if isinstance(node, yaml.SequenceNode):
+            return []
+        return node.value
+
+    data = shell(root)
+    work = [(root, data)]
+    while work:
+        node, container = work.pop()
+        if isinstance(node, yaml.MappingNode):
+            first_seen: dict[str, yaml.Node] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    problems.append(
+                        at(key_node, "a key must be a plain name, not a list or mapping")
+                    )
+                    continue
+                key = key_node.value
+                if key in first_seen:
+                    first = first_seen[key].start_mark.line + 1
+                    problems.append(
+                        at(key_node, f"duplicate key '{key}' (first defined on line {first})")
+                    )
+                    continue
+                first_seen[key] = key_node
+                child = shell(value_node)
+                container[key] = child
+                if not isinstance(value_node, yaml.ScalarNode):
+                    work.append((value_node, child))
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                child = shell(item)
+                container.append(child)
+                if not isinstance(item, yaml.ScalarNode):
+                    work.append((item, child))
+    if problems:
+        problems.sort(key=lambda d: (d.line, d.col))
+        raise GraphError(problems)
+    return data
+
+
+def read_text(path: os.PathLike[str] | str, limits: Limits, *, shown: str | None = None) -> str:
+    """A graph file's text: UTF-8 (a BOM is allowed), within the size limit, or one clear error."""
+    shown = shown or str(path)
+    try:
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > limits.max_file_bytes:
+                raise GraphError(
+                    [
+                        Diagnostic(
+                            f"file is {size:,} bytes; the limit is {limits.max_file_bytes:,} "
+                            f"(--max-file-size)",
+                            shown,
+                        )
+                    ]
+                )
+            data = file.read(limits.max_file_bytes + 1)
+    except IsADirectoryError:
+        raise CannotOpen([Diagnostic("is a directory, not a graph file", shown)]) from None
+    except FileNotFoundError:
+        raise CannotOpen([Diagnostic("no such file", shown)]) from None
+    except PermissionError:
+        raise CannotOpen([Diagnostic("permission denied", shown)]) from None
+    except OSError as err:
+        raise CannotOpen([Diagnostic(f"cannot read: {err.strerror or err}", shown)]) from None
+    return decode(data, shown, limits)
+
+
+def decode(data: bytes, shown: str, limits: Limits) -> str:
+    if len(data) > limits.max_file_bytes:
+        raise GraphError(
+            [
+                Diagnostic(
+                    f"input is larger than {limits.max_file_bytes:,} bytes (--max-file-size)", shown
+                )
+            ]
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise GraphError(
+            [
+                Diagnostic(
+                    f"not UTF-8 text (byte 0x{data[err.start]:02x}); "
+                    f"graph files are UTF-8 YAML or JSON",
+                    shown,
+                    line,
+                    col,
+                )
+            ]
+        ) from None
