@@ -35,8 +35,24 @@ class ReportedError(click.ClickException):
         click.echo(self.message, err=True)
 
 
+# Commands that live in their own modules, imported only when used (or listed by --help).
+LAZY_COMMANDS: dict[str, str] = {}
+
+
 class BpcalcGroup(click.Group):
-    """Turns library errors into messages and exit codes in one place."""
+    """Turns library errors into messages and exit codes in one place; loads commands lazily."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -25,6 +25,17 @@ from bpcalc.values import InputError, InputValue, read_input
 
 
 @dataclass(frozen=True)
+class Contribution:
+    """One ``+=`` of the backward pass: ``d arg += (local derivative) * dout = amount``."""
+
+    node: str  # the node whose backward ran
+    arg: str  # the input or node that receives the contribution
+    dout: Any  # d(output)/d(node), the upstream gradient
+    amount: Any  # what backward returned for ``arg``
+    total: Any  # d(output)/d(arg) so far, after adding ``amount``
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """Values and gradients of one evaluation; gradients are d(output)/d(name)."""
 
@@ -33,6 +44,7 @@ class Evaluation:
     values: dict[str, Any]  # every input and node, inputs first, nodes in evaluation order
     grads: dict[str, Any]  # None for an input with grad: false
     warnings: list[Diagnostic] = field(default_factory=list)
+    contributions: list[Contribution] | None = None  # in backward order, with evaluate(trace=True)
 
 
 @dataclass(frozen=True)
@@ -88,15 +100,18 @@ class Graph:
     def _plan(self) -> _Plan:
         return _Plan(self)
 
-    def evaluate(self, *, of: str | None = None) -> Evaluation:
-        """Forward, then backward from ``of`` (default: the output) seeded with 1."""
+    def evaluate(self, *, of: str | None = None, trace: bool = False) -> Evaluation:
+        """Forward, then backward from ``of`` (default: the output) seeded with 1.
+
+        With ``trace=True`` the result also lists every contribution the backward pass adds.
+        """
         target = self.output if of is None else of
         if target not in self.inputs and target not in self._node_by_name:
             raise UsageProblem(self.unknown_name_message(target))
         import numpy as np
 
         with np.errstate(all="ignore"):
-            return self._plan.run(self, target)
+            return self._plan.run(self, target, trace=trace)
 
 
 class _Plan:
@@ -121,50 +136,12 @@ class _Plan:
         self.constants = [c.value for c in constants]
         self.names = names
 
-    def run(self, graph: Graph, target: str) -> Evaluation:
-        n_in = self.n_inputs
-        values: list[Any] = [v.value for v in graph.inputs.values()]
-        values += [None] * len(self.steps)
-        values += self.constants
-        layers = []
-        for i, (layer_class, slots, _arity) in enumerate(self.steps):
-            layer = layer_class()
-            try:
-                values[n_in + i] = layer.forward(*[values[s] for s in slots])
-            except (ValueError, TypeError, ArithmeticError, IndexError) as err:
-                node = graph.nodes[i]
-                raise EvaluationError(
-                    [graph.locate(node.name, f"{node.op} failed in node '{node.name}': {err}")]
-                ) from None
-            layers.append(layer)
-
+    def run(self, graph: Graph, target: str, *, trace: bool = False) -> Evaluation:
+        values, layers = self.forward(graph)
         wants_grad = [v.grad for v in graph.inputs.values()]
         wants_grad += [True] * len(self.steps) + [False] * len(self.constants)
-        grads: list[Any] = [None] * len(values)
-        end = self.slot[target]
-        grads[end] = _ones_like(values[end])
-        for i in range(end - n_in, -1, -1):
-            dout = grads[n_in + i]
-            _, slots, arity = self.steps[i]
-            if dout is None or not any(wants_grad[s] for s in slots):
-                continue
-            try:
-                local = layers[i].backward(dout)
-            except (ValueError, TypeError, ArithmeticError, IndexError) as err:
-                node = graph.nodes[i]
-                raise EvaluationError(
-                    [
-                        graph.locate(
-                            node.name, f"{node.op} backward failed in node '{node.name}': {err}"
-                        )
-                    ]
-                ) from None
-            if arity == 1:
-                local = (local,)
-            for s, d in zip(slots, local, strict=True):
-                if wants_grad[s]:
-                    grads[s] = d if grads[s] is None else grads[s] + d
-
+        contributions: list[Contribution] | None = [] if trace else None
+        grads = self.backward(graph, values, layers, wants_grad, self.slot[target], contributions)
         names = self.names
         value_map = dict(zip(names, values, strict=False))
         grad_map = {
@@ -178,7 +155,64 @@ class _Plan:
             for i, name in enumerate(names)
         }
         warnings = _non_finite(graph, names, values, grad_map)
-        return Evaluation(graph.name, target, value_map, grad_map, warnings)
+        return Evaluation(graph.name, target, value_map, grad_map, warnings, contributions)
+
+    def forward(self, graph: Graph) -> tuple[list[Any], list[Any]]:
+        """Every slot's value; each node's layer keeps what its backward needs."""
+        n_in = self.n_inputs
+        values: list[Any] = [v.value for v in graph.inputs.values()]
+        values += [None] * len(self.steps)
+        values += self.constants
+        layers: list[Any] = []
+        for i, (layer_class, slots, _arity) in enumerate(self.steps):
+            layer = layer_class()
+            try:
+                values[n_in + i] = layer.forward(*[values[s] for s in slots])
+            except (ValueError, TypeError, ArithmeticError, IndexError) as err:
+                raise _failure(graph, i, "", err) from None
+            layers.append(layer)
+        return values, layers
+
+    def backward(
+        self,
+        graph: Graph,
+        values: list[Any],
+        layers: list[Any],
+        wants_grad: list[bool],
+        end: int,
+        contributions: list[Contribution] | None,
+    ) -> list[Any]:
+        """Gradients of slot ``end`` with respect to every slot (None where none flows)."""
+        n_in = self.n_inputs
+        names = self.names
+        grads: list[Any] = [None] * len(values)
+        grads[end] = _ones_like(values[end])
+        for i in range(end - n_in, -1, -1):
+            dout = grads[n_in + i]
+            _, slots, arity = self.steps[i]
+            if dout is None or not any(wants_grad[s] for s in slots):
+                continue
+            try:
+                local = layers[i].backward(dout)
+            except (ValueError, TypeError, ArithmeticError, IndexError) as err:
+                raise _failure(graph, i, " backward", err) from None
+            if arity == 1:
+                local = (local,)
+            for s, d in zip(slots, local, strict=True):
+                if wants_grad[s]:
+                    # Add, never overwrite: a value used twice gets both contributions.
+                    grads[s] = d if grads[s] is None else grads[s] + d
+                    if contributions is not None:
+                        contributions.append(
+                            Contribution(names[n_in + i], names[s], dout, d, grads[s])
+                        )
+        return grads
+
+
+def _failure(graph: Graph, i: int, phase: str, err: Exception) -> EvaluationError:
+    node = graph.nodes[i]
+    message = f"{node.op}{phase} failed in node '{node.name}': {err}"
+    return EvaluationError([graph.locate(node.name, message)])
 
 
 def _ones_like(value: Any) -> Any:

@@ -99,17 +99,17 @@ def print_table(
         title_justify="left",
         caption_justify="left",
     )
-    rows = list(rows)
+    laid_out = list(rows)
     for i, (header, justify) in enumerate(columns):
         # Cells are laid out already (tensors by numpy): never re-wrap or squeeze them.
-        widest = max((len(line) for row in rows for line in row[i].splitlines()), default=0)
+        widest = max((len(line) for row in laid_out for line in row[i].splitlines()), default=0)
         table.add_column(
             header,
-            justify=justify,
-            no_wrap=True,  # type: ignore[arg-type]
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=True,
             min_width=max(widest, len(header)),
         )
-    for row in rows:
+    for row in laid_out:
         table.add_row(*(Text(cell) for cell in row))
     Console(highlight=False, markup=False, emoji=False).print(table)
 

@@ -1,0 +1,39 @@
+"""Shared test helpers: invoking the CLI as a terminal or a pipe would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bpcalc.cli import cli
+
+GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def invoke(monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """Run ``bpcalc ARGS`` in-process; ``tty=True`` makes stdout look like a terminal."""
+
+    def run(*args: str, input: str | bytes | None = None, tty: bool = False) -> Result:
+        monkeypatch.setattr("bpcalc.render.stdout_is_terminal", lambda: tty)
+        monkeypatch.setenv("COLUMNS", "120")
+        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def write_graph(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write graph text to a file in a fresh folder and return its path."""
+
+    def write(text: str, name: str = "graph.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
