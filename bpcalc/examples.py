@@ -53,7 +53,7 @@ def resolve_graph(arg: str | None) -> GraphRef:
         return GraphRef(arg, path)
     examples = example_paths()
     if arg in examples:
-        return GraphRef(str(examples[arg]), examples[arg])
+        return GraphRef(examples[arg].name, examples[arg])
     raise UsageProblem(
         f"no graph file or example named '{arg}'{did_you_mean(arg, examples)}; "
         f"'bpcalc examples' lists the examples"

@@ -30,7 +30,9 @@ def _complete_graph(ctx: click.Context, param: click.Parameter, incomplete: str)
 def complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Node and input names of the graph named on the command line so far."""
     try:
-        graph = load_graph(ctx.params.get("graph"), (), limits_from(ctx.params), False)
+        # While an option's value is being completed, click may leave GRAPH unparsed in args.
+        graph_arg = ctx.params.get("graph") or next(iter(ctx.args), None)
+        graph = load_graph(graph_arg, (), limits_from(ctx.params), False)
     except Exception:  # completion must never fail loudly
         return []
     names = list(graph.inputs) if param.name == "sets" else graph.names

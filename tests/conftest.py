@@ -22,7 +22,9 @@ def invoke(monkeypatch: pytest.MonkeyPatch) -> Invoke:
     def run(*args: str, input: str | bytes | None = None, tty: bool = False) -> Result:
         monkeypatch.setattr("bpcalc.render.stdout_is_terminal", lambda: tty)
         monkeypatch.setenv("COLUMNS", "120")
-        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+        return CliRunner().invoke(
+            cli, list(args), input=input, catch_exceptions=False, prog_name="bpcalc"
+        )
 
     return run
 
