@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 
+MAX_SHOWN = 20  # diagnostics printed for one file; the rest are counted
+
+
 class ExitStatus(IntEnum):
     """bpcalc's exit codes (documented in README.md)."""
 
@@ -35,10 +38,22 @@ class Diagnostic:
     def render(self) -> str:
         text = f"{self.location()}: {self.message}"
         if self.source_line is not None and self.line:
+            shown, col = _excerpt(self.source_line.rstrip(), max(self.col, 1))
             gutter = f"{self.line:>5} | "
-            caret = " " * (len(gutter) - 2) + "| " + " " * (max(self.col, 1) - 1) + "^"
-            text += f"\n{gutter}{self.source_line.rstrip()}\n{caret}"
+            caret = " " * (len(gutter) - 2) + "| " + " " * (col - 1) + "^"
+            text += f"\n{gutter}{shown}\n{caret}"
         return text
+
+
+def _excerpt(line: str, col: int, width: int = 100) -> tuple[str, int]:
+    """At most ``width`` characters of a long line around ``col``, and the column within them."""
+    if len(line) <= width:
+        return line, col
+    start = max(0, min(col - 1 - width // 2, len(line) - width))
+    shown = line[start : start + width]
+    prefix = "..." if start else ""
+    suffix = "..." if start + width < len(line) else ""
+    return prefix + shown + suffix, col - start + len(prefix)
 
 
 class BpcalcError(Exception):
@@ -53,7 +68,11 @@ class BpcalcError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        return "\n".join(d.render() for d in self.diagnostics)
+        shown = [d.render() for d in self.diagnostics[:MAX_SHOWN]]
+        hidden = len(self.diagnostics) - MAX_SHOWN
+        if hidden > 0:
+            shown.append(f"... and {hidden} more error{'s' * (hidden != 1)}")
+        return "\n".join(shown)
 
 
 class GraphError(BpcalcError):

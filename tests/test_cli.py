@@ -202,6 +202,30 @@ class TestErrors:
             f"{path}:4:10: unknown name 'yy'",
         ]
 
+    def test_a_long_source_line_is_shown_as_an_excerpt_around_the_error(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """A 3,000-character line is cut to about 100 characters with the caret still right."""
+        terms = " + ".join(["x0"] * 1000)
+        path = write_graph(f"inputs: {{x0: 1}}\nnodes:\n  s: {terms} + nope\n")
+        result = invoke("run", str(path))
+        first, excerpt, caret = result.stderr.splitlines()
+        column = int(first.split(":")[2])
+        assert first.endswith("unknown name 'nope'")
+        assert len(excerpt) < 120 and excerpt.endswith("nope")
+        assert excerpt[caret.index("^") : caret.index("^") + 4] == "nope"
+        assert column == len("  s: ") + len(terms) + len(" + ") + 1
+
+    def test_a_flood_of_errors_is_cut_after_twenty(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """Sixty unknown names give twenty messages and a count of the rest."""
+        terms = " + ".join(f"y{i}" for i in range(60))
+        result = invoke("run", str(write_graph(f"nodes:\n  s: {terms}\n")))
+        assert result.exit_code == 1
+        assert result.stderr.count("unknown name") == 20
+        assert result.stderr.endswith("... and 40 more errors\n")
+
     def test_missing_graph_file_is_a_usage_error(self, invoke: Invoke, tmp_path: Path) -> None:
         """A path that does not exist exits 2 with one line."""
         result = invoke("run", str(tmp_path / "nope.yaml"))
