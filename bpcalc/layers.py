@@ -187,10 +187,11 @@ def _matmul_grads(x: Value, y: Value, dout: Value) -> tuple[Value, Value]:
     x2 = x[np.newaxis, :] if x.ndim == 1 else x
     y2 = y[:, np.newaxis] if y.ndim == 1 else y
     d2 = np.asarray(dout, dtype=np.float64)
-    if x.ndim == 1:
-        d2 = np.expand_dims(d2, -2)
+    # Restore the dropped axes, the column first: for vector @ vector dout is 0-d.
     if y.ndim == 1:
         d2 = np.expand_dims(d2, -1)
+    if x.ndim == 1:
+        d2 = np.expand_dims(d2, -2)
     dx = _sum_to(d2 @ np.swapaxes(y2, -1, -2), x2).reshape(x.shape)
     dy = _sum_to(np.swapaxes(x2, -1, -2) @ d2, y2).reshape(y.shape)
     return dx, dy
@@ -280,7 +281,7 @@ class Relu:
 
     def backward(self, dout: Value) -> Value:
         if _is_scalar(self.mask):
-            return 0.0 * dout if self.mask else dout
+            return 0.0 if self.mask else dout  # not 0 * dout: that is nan for dout = inf
         return np.where(self.mask, 0.0, dout)
 
 
