@@ -36,7 +36,11 @@ class ReportedError(click.ClickException):
 
 
 # Commands that live in their own modules, imported only when used (or listed by --help).
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "check": "bpcalc.commands.check:check",
+    "export": "bpcalc.commands.export:export",
+    "ops": "bpcalc.commands.ops:ops",
+}
 
 
 class BpcalcGroup(click.Group):

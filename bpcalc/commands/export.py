@@ -1,0 +1,44 @@
+"""``bpcalc export --python``: the graph as a plain Python script in the book's style."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bpcalc.options import CONTEXT, graph_options, pass_params
+
+
+@click.command(context_settings=CONTEXT)
+@graph_options
+@click.option(
+    "--python",
+    "language",
+    flag_value="python",
+    default="python",
+    help="Write a Python script (the default, and for now the only language).",
+)
+@click.option(
+    "--standalone",
+    is_flag=True,
+    help="Copy the layer classes into the script, so that it needs numpy only.",
+)
+@pass_params
+def export(params: dict[str, Any]) -> None:
+    """Write GRAPH as a Python script that builds the layers, runs forward, then backward.
+
+    The script calls each layer's forward in order and backward in reverse from dout = 1,
+    as the book's buy_apple_orange.py does, and prints every value and gradient: the same
+    numbers as 'bpcalc run'. It imports bpcalc.layers unless --standalone is given.
+
+    \b
+    Example:
+        bpcalc export apple_orange --python > buy.py && python buy.py
+        bpcalc export two_layer_net --python --standalone > net.py
+    """
+    from bpcalc.export import python_script
+    from bpcalc.options import evaluate_graph
+    from bpcalc.render import write
+
+    graph, evaluation = evaluate_graph(params)
+    write(python_script(graph, evaluation, standalone=params["standalone"]))

@@ -1,0 +1,152 @@
+"""``bpcalc ops``: every op with its forward formula and local derivatives, from the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bpcalc.options import CONTEXT
+from bpcalc.registry import OPS, OpSpec
+
+COLUMNS = ("op", "class", "inputs", "forward", "local derivatives", "notes")
+WIDE_TERMINAL = 120  # columns from which the table has one column per field
+REGENERATE = "uv run bpcalc ops -o markdown > docs/ops.md"
+
+
+@click.command(context_settings=CONTEXT)
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "table", "tsv", "csv", "json", "markdown"]),
+    help="Output format; auto is a table on a terminal, TSV in a pipe.",
+)
+def ops(fmt: str) -> None:
+    """List every op a graph can use: class, inputs, forward formula, local derivatives.
+
+    Generated from bpcalc's op registry, the same table the engine runs on, so it is
+    always complete. docs/ops.md is its markdown output.
+
+    \b
+    Example:
+        bpcalc ops
+        bpcalc ops -o json | jq '.[] | select(.name == "relu")'
+    """
+    from bpcalc.render import resolve, write, write_json, write_rows
+
+    fmt = resolve(fmt)
+    if fmt == "json":
+        write_json(ops_document())
+    elif fmt in ("tsv", "csv"):
+        write_rows((op_row(spec) for spec in OPS.values()), fmt, header=COLUMNS)
+    elif fmt == "markdown":
+        write(ops_markdown())
+    else:
+        _print_table()
+
+
+def derivatives_text(spec: OpSpec) -> str:
+    """``d/dx = y; d/dy = x``: one local derivative per input."""
+    return "; ".join(f"d/d{p} = {d}" for p, d in zip(spec.params, spec.derivatives, strict=True))
+
+
+def op_row(spec: OpSpec) -> list[str]:
+    return [
+        spec.name,
+        spec.layer,
+        ", ".join(spec.params),
+        spec.formula,
+        derivatives_text(spec),
+        spec.notes,
+    ]
+
+
+def ops_document() -> list[dict[str, Any]]:
+    """What ``-o json`` writes: every field of every op."""
+    return [
+        {
+            "name": spec.name,
+            "class": spec.layer,
+            "inputs": list(spec.params),
+            "forward": spec.formula,
+            "derivatives": dict(zip(spec.params, spec.derivatives, strict=True)),
+            "notes": spec.notes,
+            "symbol": spec.symbol or None,
+            "exact": spec.exact,
+        }
+        for spec in OPS.values()
+    ]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def ops_markdown() -> str:
+    """docs/ops.md: the table, written from the registry."""
+    lines = [
+        "# Ops",
+        "",
+        f"<!-- Generated from bpcalc/registry.py by `{REGENERATE}`; do not edit by hand. -->",
+        "",
+        "Every op a graph can use, as `bpcalc ops` lists it. In an expression, an op is called",
+        "by name (`relu(x)`) or written with its operator (`x * y`). Each is a layer class of",
+        "`bpcalc.layers` with `forward` and `backward`, in the style of *Deep Learning from",
+        "Scratch*, chapter 5. A local derivative is what backward multiplies the upstream",
+        "gradient `dout` by (for `matmul` and `affine`, the whole product with `dout`).",
+        "",
+        "| op | operator | class | inputs | forward | local derivatives | notes |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for spec in OPS.values():
+        derivatives = "<br>".join(
+            f"d/d{p}: `{_cell(d)}`" for p, d in zip(spec.params, spec.derivatives, strict=True)
+        )
+        cells = [
+            f"`{spec.name}`",
+            f"`{_cell(spec.symbol)}`" if spec.symbol else "",
+            f"`{spec.layer}`",
+            ", ".join(spec.params),
+            f"`{_cell(spec.formula)}`",
+            derivatives,
+            _cell(spec.notes),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    exact = ", ".join(f"`{spec.name}`" for spec in OPS.values() if spec.exact)
+    lines += ["", f"Exact over the rationals (usable with `--exact`): {exact}.", ""]
+    return "\n".join(lines)
+
+
+def _print_table() -> None:
+    """Six columns on a wide terminal; on a narrow one, op, class and inputs share a cell."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from bpcalc.render import terminal_width
+
+    wide = terminal_width() >= WIDE_TERMINAL
+    table = Table(
+        title="Ops (bpcalc ops -o json for every field)",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        title_style="bold",
+    )
+    headers = COLUMNS if wide else ("op", *COLUMNS[3:])
+    for header in headers:
+        wraps = header in ("forward", "local derivatives", "notes")
+        table.add_column(header, no_wrap=not wraps, ratio=1 if wraps else None)
+    for spec in OPS.values():
+        name, layer, params, *rest = op_row(spec)
+        rest[1] = rest[1].replace("; ", "\n")
+        first = [name, layer, params] if wide else [f"{name}({params})\n  {layer}"]
+        table.add_row(*first, *rest)
+    Console(highlight=False, markup=False, emoji=False).print(table)
+
+
+if __name__ == "__main__":
+    # `python -m bpcalc.commands.ops -o markdown > docs/ops.md` works as well as `bpcalc ops`.
+    ops()

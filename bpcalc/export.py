@@ -1,0 +1,334 @@
+"""A graph as a plain Python script in the book's style: layers, forward, backward, print.
+
+The script makes the same layer calls in the same order as the engine (bpcalc.graph), and adds
+gradients in the same order, so it prints the very same floats as ``bpcalc run``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import keyword
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bpcalc import __version__
+from bpcalc.numbers import Const
+from bpcalc.registry import OPS
+
+if TYPE_CHECKING:
+    from bpcalc.graph import Evaluation, Graph
+    from bpcalc.schema import NodeDef
+
+_SYMBOL_WORDS = {"**": "pow", "*": "mul", "+": "add", "-": "sub", "/": "div", "@": "matmul"}
+_TOKEN = re.compile(r"\*\*|[A-Za-z_]\w*|\d[\d.]*(?:[eE][+-]?\d+)?|\.\d+|[-+*/@]")
+_LONGEST_NAME = 32
+
+ERRSTATE = (
+    "# As bpcalc does: IEEE inf and nan instead of warnings (log(0) is -inf).\n"
+    'np.seterr(all="ignore")'
+)
+SHOW = '''def show(value):
+    """Plain Python numbers: every digit of a float, a tensor as nested lists."""
+    return value.tolist() if isinstance(value, np.ndarray) else value'''
+
+
+class _Namer:
+    """Unique Python identifiers: what the graph calls a thing, made valid and unshadowing."""
+
+    def __init__(self, reserved: Iterable[str]) -> None:
+        self.taken = set(reserved)
+
+    def take(self, base: str) -> str:
+        name, n = base, 1
+        while name in self.taken or keyword.iskeyword(name):
+            n += 1
+            name = f"{base}_{n}"
+        self.taken.add(name)
+        return name
+
+
+def _identifier(name: str, op: str, anonymous: bool) -> str:
+    """``x1 * w1`` becomes ``x1_mul_w1``; a long expression becomes ``mul_node``."""
+    if name.isidentifier() and not anonymous:
+        return name
+    words = [_SYMBOL_WORDS.get(token, re.sub(r"\W", "_", token)) for token in _TOKEN.findall(name)]
+    base = "_".join(words)
+    if not base or len(base) > _LONGEST_NAME or not base.isidentifier():
+        base = f"{op}_node"
+    return base
+
+
+def _float(x: float) -> str:
+    """A float as Python source that reads back to the same float64."""
+    if x != x:
+        return "np.nan"
+    if x in (float("inf"), float("-inf")):
+        return "np.inf" if x > 0 else "-np.inf"
+    return repr(float(x))
+
+
+def _array(value: Any, indent: int = 0) -> str:
+    if value.ndim == 1:
+        return "[" + ", ".join(_float(x) for x in value.tolist()) + "]"
+    pad = " " * (indent + 4)
+    rows = "".join(f"{pad}{_array(row, indent + 4)},\n" for row in value)
+    return "[\n" + rows + " " * indent + "]"
+
+
+def _literal(value: Any) -> str:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return f"np.array({_float(float(value))})"
+        return f"np.array({_array(value)})"
+    return _float(value)
+
+
+def _regenerated(graph: Graph, name: str) -> str | None:
+    """numpy code for a ``random``, ``zeros`` or ``ones`` input, if it rebuilds it exactly."""
+    import numpy as np
+
+    from bpcalc.limits import DEFAULT_LIMITS
+    from bpcalc.values import InputError, read_literal, read_shape
+
+    raw = next((inp.raw for inp in graph.definition.inputs if inp.name == name), None)
+    value = graph.inputs[name].value
+    if not isinstance(raw, dict) or not isinstance(value, np.ndarray):
+        return None
+    try:
+        if "random" in raw:
+            shape = read_shape(raw["random"], DEFAULT_LIMITS, ())
+            seed = int(str(raw.get("seed", "0")))
+            scale = read_literal(raw.get("scale", "1"), DEFAULT_LIMITS)
+            if not isinstance(scale, float):
+                return None
+            code = f"np.random.default_rng({seed}).standard_normal({shape!r})"
+            code += "" if scale == 1.0 else f" * {_float(scale)}"
+            rebuilt = np.random.default_rng(seed).standard_normal(shape) * scale
+        elif "zeros" in raw or "ones" in raw:
+            kind = "zeros" if "zeros" in raw else "ones"
+            shape = read_shape(raw[kind], DEFAULT_LIMITS, ())
+            code = f"np.{kind}({shape!r})"
+            rebuilt = np.zeros(shape) if kind == "zeros" else np.ones(shape)
+        else:
+            return None
+    except (InputError, ValueError):
+        return None
+    same = rebuilt.shape == value.shape and bool(
+        np.array_equal(rebuilt.view(np.uint64), value.view(np.uint64))
+    )
+    return code if same else None
+
+
+class _Script:
+    """Builds the script's sections; names are fixed first, so every section agrees on them."""
+
+    def __init__(self, graph: Graph, evaluation: Evaluation, reserved: Iterable[str]) -> None:
+        self.graph = graph
+        self.evaluation = evaluation
+        self.ops = {node.name: node.op for node in graph.nodes}
+        anonymous = {node.name for node in graph.nodes if node.anonymous}
+        namer = _Namer(reserved)
+        bases = {
+            name: _identifier(name, self.ops.get(name, "input"), name in anonymous)
+            for name in graph.names
+        }
+        self.var = {name: namer.take(bases[name]) for name in graph.names}
+        self.dvar = {name: namer.take("d" + bases[name]) for name in graph.names}
+        self.layer = {node.name: namer.take(bases[node.name] + "_layer") for node in graph.nodes}
+        self.namer = namer
+        self.parts: dict[tuple[str, int], str] = {}
+
+    def wants_grad(self, arg: str | Const) -> bool:
+        if isinstance(arg, Const):
+            return False
+        return self.graph.inputs[arg].grad if arg in self.graph.inputs else True
+
+    def arg(self, arg: str | Const) -> str:
+        return _float(arg.value) if isinstance(arg, Const) else self.var[arg]
+
+    def inputs(self) -> list[str]:
+        lines = []
+        for name, inp in self.graph.inputs.items():
+            code = _regenerated(self.graph, name) or _literal(inp.value)
+            note = "" if inp.grad else "  # grad: false"
+            lines.append(f"{self.var[name]} = {code}{note}")
+        return lines
+
+    def layers(self) -> list[str]:
+        return [
+            f"{self.layer[node.name]} = {OPS[node.op].layer}(){self.comment(node)}"
+            for node in self.graph.nodes
+        ]
+
+    def comment(self, node: NodeDef) -> str:
+        return f"  # {node.name}" if self.var[node.name] != node.name else ""
+
+    def forward(self) -> list[str]:
+        return [
+            f"{self.var[node.name]} = {self.layer[node.name]}.forward("
+            f"{', '.join(self.arg(a) for a in node.args)}){self.comment(node)}"
+            for node in self.graph.nodes
+        ]
+
+    def backward(self) -> list[str]:
+        """Reverse order from the output seeded with ones; contributions add up, in order."""
+        import numpy as np
+
+        target = self.evaluation.output
+        seed = "1.0"
+        if isinstance(self.evaluation.values[target], np.ndarray):
+            seed = f"np.ones_like({self.var[target]})"
+        lines = [f"{self.dvar[target]} = {seed}"]
+        has = {target}
+        nodes = list(self.graph.nodes)
+        end = next((i for i, node in enumerate(nodes) if node.name == target), -1)
+        for node in reversed(nodes[: end + 1]):
+            if node.name not in has or not any(self.wants_grad(a) for a in node.args):
+                continue
+            targets, adds = [], []
+            seen: dict[str, int] = {}
+            for arg in node.args:
+                if not self.wants_grad(arg):
+                    targets.append("_")
+                    continue
+                assert isinstance(arg, str)
+                if arg not in has:
+                    targets.append(self.dvar[arg])
+                    has.add(arg)
+                    continue
+                # Already has a gradient: add this contribution to it, never overwrite.
+                occurrence = seen.get(arg, 0)
+                seen[arg] = occurrence + 1
+                part = self.part(arg, occurrence)
+                targets.append(part)
+                adds.append(f"{self.dvar[arg]} = {self.dvar[arg]} + {part}")
+            lines.append(
+                f"{', '.join(targets)} = {self.layer[node.name]}.backward({self.dvar[node.name]})"
+            )
+            lines.extend(adds)
+        for name in self.graph.names:
+            if name not in has and self.evaluation.grads[name] is not None:
+                value = self.evaluation.values[name]
+                zero = (
+                    f"np.zeros_like({self.var[name]})" if isinstance(value, np.ndarray) else "0.0"
+                )
+                lines.append(f"{self.dvar[name]} = {zero}  # no gradient flows here")
+        return lines
+
+    def part(self, arg: str, occurrence: int) -> str:
+        key = (arg, occurrence)
+        if key not in self.parts:
+            self.parts[key] = self.namer.take(f"{self.dvar[arg]}_part")
+        return self.parts[key]
+
+    def report(self) -> list[str]:
+        names = self.graph.names
+        grads = [n for n in names if self.evaluation.grads[n] is not None]
+        width = max(map(len, names))
+        lines = [f"print({'values:'!r})"]
+        lines += [f"print({f'  {n.ljust(width)} ='!r}, show({self.var[n]}))" for n in names]
+        lines.append(f"print({f'gradients d {self.evaluation.output} / d name:'!r})")
+        lines += [f"print({f'  {n.ljust(width)} ='!r}, show({self.dvar[n]}))" for n in grads]
+        return lines
+
+
+def python_script(graph: Graph, evaluation: Evaluation, *, standalone: bool = False) -> str:
+    """The script: imports (or, standalone, the layer classes' source), then the passes."""
+    classes = sorted({OPS[node.op].layer for node in graph.nodes})
+    library = _layer_library()
+    script = _Script(graph, evaluation, {*library.names, *dir(builtins), "np", "math", "show", "_"})
+    target = evaluation.output
+    origin = Path(graph.definition.source.name).name
+    title = graph.name + (f" — {graph.description}" if graph.description else "")
+    header = [f"# {line}".rstrip() for line in title.splitlines() or [""]]
+    header += [
+        "#",
+        f"# Exported by `bpcalc export --python{' --standalone' * standalone}` "
+        f"(bpcalc {__version__}) from {origin}:",
+        "# the layers' forward in order, then backward in reverse from "
+        f"{script.dvar[target]} = 1, as in",
+        f"# the book's buy_apple_orange.py. Prints every value and d {target} / d name.",
+        "# Needs numpy" + (" only." if standalone else " and bpcalc."),
+    ]
+    if standalone:
+        imports, code = library.source(classes)
+        parts = ["from __future__ import annotations\n\n" + "\n".join(imports), code]
+    else:
+        parts = ["import numpy as np\n\nfrom bpcalc.layers import " + ", ".join(classes)]
+    parts.append(f"{ERRSTATE}\n\n\n{SHOW}")
+    sections = (
+        ("inputs", script.inputs()),
+        ("layers", script.layers()),
+        ("forward", script.forward()),
+        ("backward", script.backward()),
+        ("results", script.report()),
+    )
+    parts.append("\n\n".join(f"# {title}\n" + "\n".join(lines) for title, lines in sections))
+    return "\n".join(header) + "\n\n" + "\n\n\n".join(parts) + "\n"
+
+
+class _LayerLibrary:
+    """The top-level definitions of bpcalc.layers, to copy the ones a script needs."""
+
+    def __init__(self) -> None:
+        import ast
+        import inspect
+
+        import bpcalc.layers as layers
+
+        self.module = layers
+        self.text = inspect.getsource(layers)
+        self.definitions: dict[str, ast.stmt] = {}
+        for statement in ast.parse(self.text).body:
+            if isinstance(statement, ast.FunctionDef | ast.ClassDef):
+                self.definitions[statement.name] = statement
+            elif isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+                target = statement.targets[0]
+                if isinstance(target, ast.Name):
+                    self.definitions[target.id] = statement
+        self.names = set(self.definitions)
+
+    def _used(self, statement: Any) -> set[str]:
+        import ast
+
+        return {node.id for node in ast.walk(statement) if isinstance(node, ast.Name)}
+
+    def source(self, classes: Iterable[str]) -> tuple[list[str], str]:
+        """Imports and code of ``classes`` and every helper they use, in the module's order."""
+        import ast
+        import inspect
+
+        needed: set[str] = set()
+        todo = list(classes)
+        used: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in needed:
+                continue
+            needed.add(name)
+            names = self._used(self.definitions[name])
+            used |= names
+            todo.extend(n for n in names if n in self.definitions and n not in needed)
+        chunks = []
+        for name, statement in self.definitions.items():
+            if name not in needed:
+                continue
+            if isinstance(statement, ast.Assign):
+                chunks.append(ast.get_source_segment(self.text, statement) or "")
+            else:
+                chunks.append(inspect.getsource(getattr(self.module, name)).rstrip())
+        imports = ["import math"] if "math" in used else []
+        imports += ["from typing import Any"] if "Any" in used else []
+        imports += ["", "import numpy as np"]
+        code = "# --- layers, copied from bpcalc.layers ---\n\n" + "\n\n\n".join(chunks)
+        return imports, code
+
+
+@functools.cache
+def _layer_library() -> _LayerLibrary:
+    return _LayerLibrary()
