@@ -38,8 +38,10 @@ class ReportedError(click.ClickException):
 # Commands that live in their own modules, imported only when used (or listed by --help).
 LAZY_COMMANDS: dict[str, str] = {
     "check": "bpcalc.commands.check:check",
+    "draw": "bpcalc.commands.draw:draw",
     "export": "bpcalc.commands.export:export",
     "ops": "bpcalc.commands.ops:ops",
+    "trace": "bpcalc.commands.trace:trace",
 }
 
 

@@ -195,13 +195,16 @@ def _parse_sets(
     return values
 
 
-def evaluate_graph(params: dict[str, Any]) -> tuple[Graph, Evaluation]:
-    """Load the graph the options name, evaluate it, and report non-finite values."""
+def evaluate_graph(params: dict[str, Any], *, trace: bool = False) -> tuple[Graph, Evaluation]:
+    """Load the graph the options name, evaluate it, and report non-finite values.
+
+    With ``trace=True`` the evaluation also lists every backward contribution.
+    """
     click.get_current_context().meta["bpcalc.debug"] = params["debug"]
     graph = load_graph(
         params["graph"], params["sets"], limits_from(params), params["allow_outside_files"]
     )
-    evaluation = graph.evaluate(of=params["of"])
+    evaluation = graph.evaluate(of=params["of"], trace=trace)
     if evaluation.warnings:
         from bpcalc.errors import EvaluationError
 

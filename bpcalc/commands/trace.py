@@ -1,0 +1,71 @@
+"""``bpcalc trace``: the forward and backward passes, one numbered step per node."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bpcalc.options import CONTEXT, evaluate_graph, graph_options, pass_params
+
+if TYPE_CHECKING:
+    from bpcalc.trace import Line
+
+
+@click.command(context_settings=CONTEXT)
+@graph_options
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "rich", "text", "json"]),
+    help="Output format; auto is rich (coloured, rounded) on a terminal, plain text in a pipe.",
+)
+@click.option(
+    "--full", is_flag=True, help="Show tensors element by element instead of shape and summary."
+)
+@click.option(
+    "--digits",
+    type=click.IntRange(1, 17),
+    metavar="N",
+    help="Significant digits to show (default: all digits in text and JSON, 12 in rich).",
+)
+@pass_params
+def trace(params: dict[str, Any]) -> None:
+    """Show the forward pass in order, then the backward pass in reverse, step by step.
+
+    Steps are numbered like the book's (1)...(4): each backward step shows the upstream
+    gradient dout, and for each input 'd x += dout × local = amount' with the op's local
+    derivative, plus the running sum when a value feeds several nodes. GRAPH, --set and
+    --of work as in 'bpcalc run'.
+
+    \b
+    Example:
+        bpcalc trace apple_orange
+        bpcalc trace two_layer_net --full | less
+        bpcalc trace apple_orange -o json
+    """
+    from bpcalc.render import resolve, write, write_json
+    from bpcalc.trace import Numbers, build_trace, plain, trace_lines, trace_records
+
+    graph, evaluation = evaluate_graph(params, trace=True)
+    story = build_trace(graph, evaluation)
+    fmt = resolve(params["fmt"], plain="text")
+    digits, full = params["digits"], params["full"]
+    if fmt == "json":
+        write_json(trace_records(story, digits=digits, full=full))
+    elif fmt == "text":
+        write(plain(trace_lines(story, Numbers.for_text(digits, full))))
+    else:
+        print_rich(trace_lines(story, Numbers.for_people(digits, full)))
+
+
+def print_rich(lines: list[Line]) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False, markup=False, emoji=False)
+    for line in lines:
+        console.print(Text.assemble(*line))

@@ -1,0 +1,340 @@
+"""`bpcalc trace`: numbered forward steps, backward steps in reverse, every contribution."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpcalc import load
+from bpcalc.trace import build_trace, shown_name
+from bpcalc.values import InputValue
+from tests.conftest import GRAPHS, Invoke
+
+WriteGraph = Callable[..., Path]
+
+# a feeds p twice and q once: d q/d a = 2a + 1, reached in three contributions.
+REUSED = """
+name: reused
+inputs:
+  a: 2
+nodes:
+  p: a * a
+  q: p + a
+output: q
+"""
+
+
+def records(invoke: Invoke, *args: str) -> list[dict[str, Any]]:
+    result = invoke("trace", *args, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    document: list[dict[str, Any]] = json.loads(result.stdout)
+    return document
+
+
+def lines_of(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines()]
+
+
+class TestForwardSteps:
+    def test_forward_steps_are_numbered_like_the_books_comments(self, invoke: Invoke) -> None:
+        """Piped, the forward pass lists (1)...(4) in dependency order with inputs and values."""
+        result = invoke("trace", "apple_orange")
+        assert result.exit_code == 0
+        lines = lines_of(result.stdout)
+        assert "(1) apple_price = mul(apple, apple_num) = mul(100.0, 2.0) = 200.0" in lines
+        assert "(2) orange_price = mul(orange, orange_num) = mul(150.0, 3.0) = 450.0" in lines
+        assert "(3) all_price = add(apple_price, orange_price) = add(200.0, 450.0) = 650.0" in lines
+        assert "(4) price = mul(all_price, tax) = mul(650.0, 1.1) = 715.0000000000001" in lines
+        assert result.stderr == ""
+
+    def test_forward_records_carry_inputs_with_their_values(self, invoke: Invoke) -> None:
+        """-o json: each forward record names the op, its inputs with values, and the value."""
+        forward = [r for r in records(invoke, "apple_orange") if r["phase"] == "forward"]
+        assert [r["step"] for r in forward] == [1, 2, 3, 4]
+        assert forward[0] == {
+            "phase": "forward",
+            "step": 1,
+            "node": "apple_price",
+            "op": "mul",
+            "inputs": [
+                {"name": "apple", "param": "x", "constant": False, "value": 100.0},
+                {"name": "apple_num", "param": "y", "constant": False, "value": 2.0},
+            ],
+            "value": 200.0,
+        }
+
+    def test_a_constant_operand_is_shown_by_its_text(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """A number written in an expression appears as a constant input with its value."""
+        path = write_graph("inputs:\n  x: 3\nnodes:\n  y: x * 2.5\n")
+        forward = records(invoke, str(path))[0]
+        assert forward["inputs"][1] == {
+            "name": "2.5",
+            "param": "y",
+            "constant": True,
+            "value": 2.5,
+        }
+        assert forward["value"] == 7.5
+
+
+class TestBackwardSteps:
+    def test_backward_steps_run_in_reverse_with_the_same_numbers(self, invoke: Invoke) -> None:
+        """Backward records go (4), (3), (2), (1), each with its upstream gradient dout."""
+        backward = [r for r in records(invoke, "apple_orange") if r["phase"] == "backward"]
+        assert [(r["step"], r["node"]) for r in backward] == [
+            (4, "price"),
+            (3, "all_price"),
+            (2, "orange_price"),
+            (1, "apple_price"),
+        ]
+        assert [r["dout"] for r in backward] == [1.0, 1.1, 1.1, 1.1]
+
+    def test_each_contribution_shows_dout_times_the_local_derivative(self, invoke: Invoke) -> None:
+        """The issue's example line, rounded on a terminal: d apple_price += 1.1 × 1 = 1.1."""
+        result = invoke("trace", "apple_orange", tty=True)
+        assert result.exit_code == 0
+        text = result.stdout
+        assert "d apple_price += 1.1 × 1 = 1.1" in text
+        assert "d tax += 1 × 650 = 650" in text
+        assert "d apple += 1.1 × 2 = 2.2" in text
+        assert "d orange += 1.1 × 3 = 3.3" in text
+        assert "3.3000000000000003" not in text
+
+    def test_piped_text_keeps_every_digit(self, invoke: Invoke) -> None:
+        """In a pipe the sums are written losslessly, as `run` writes them."""
+        lines = lines_of(invoke("trace", "apple_orange").stdout)
+        assert any(line.startswith("d orange += 1.1 × 3.0 = 3.3000000000000003") for line in lines)
+        assert "orange     = 3.3000000000000003" in lines
+
+    def test_local_derivatives_follow_the_ops_formulas(self, invoke: Invoke) -> None:
+        """mul's local derivatives are the other input; the formula is named with them."""
+        backward = [r for r in records(invoke, "apple_orange") if r["phase"] == "backward"]
+        price = backward[0]["contributions"]
+        assert [(c["name"], c["derivative"], c["local"], c["amount"]) for c in price] == [
+            ("all_price", "y", 1.1, 1.1),
+            ("tax", "x", 650.0, 650.0),
+        ]
+        text = invoke("trace", "apple_orange").stdout
+        assert "∂mul(x, y)/∂x = y" in text
+        assert "∂add(x, y)/∂y = 1" in text
+
+    def test_tanh_local_derivative_is_one_minus_the_square(self, invoke: Invoke) -> None:
+        """The tanh neuron: d n += 1 × (1 - tanh(n)²) = 0.5, as in micrograd's demo."""
+        backward = [r for r in records(invoke, "tanh_neuron") if r["phase"] == "backward"]
+        tanh = backward[0]["contributions"][0]
+        assert tanh["name"] == "n"
+        assert math.isclose(tanh["local"], 0.5, rel_tol=1e-12)
+        assert math.isclose(tanh["amount"], 0.5, rel_tol=1e-12)
+
+
+class TestAccumulation:
+    def test_running_sum_of_a_value_used_three_times(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """a feeds q once and p twice: contributions 1, 2, 2 add up to d q/d a = 2a + 1 = 5."""
+        path = write_graph(REUSED)
+        to_a = [
+            c
+            for r in records(invoke, str(path))
+            if r["phase"] == "backward"
+            for c in r["contributions"]
+            if c["name"] == "a"
+        ]
+        assert [(c["amount"], c["previous"], c["total"]) for c in to_a] == [
+            (1.0, None, 1.0),
+            (2.0, 1.0, 3.0),
+            (2.0, 3.0, 5.0),
+        ]
+        assert [(c["contribution"], c["of"]) for c in to_a] == [(1, 3), (2, 3), (3, 3)]
+
+    def test_running_sum_lines_show_the_addition(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """The text says how the sum grows: 1 + 2 = 3, then 3 + 2 = 5 (contribution 3 of 3)."""
+        path = write_graph(REUSED)
+        lines = lines_of(invoke("trace", str(path), tty=True).stdout)
+        assert "running sum: d a = 1   (contribution 1 of 3)" in lines
+        assert "running sum: d a = 1 + 2 = 3   (contribution 2 of 3)" in lines
+        assert "running sum: d a = 3 + 2 = 5   (contribution 3 of 3)" in lines
+        assert "a = 5" in lines  # the final gradient of the input
+
+    def test_a_value_used_once_has_no_running_sum(self, invoke: Invoke) -> None:
+        """No accumulation happens in apple_orange, so no running-sum line is printed."""
+        assert "running sum" not in invoke("trace", "apple_orange").stdout
+
+
+class TestTensors:
+    def test_tensors_are_summarised_by_shape_and_statistics(self, invoke: Invoke) -> None:
+        """Without --full a 4×3 tensor is its shape with min, mean and max, in JSON and text."""
+        run = json.loads(invoke("run", "two_layer_net", "-o", "json").stdout)
+        a1 = np.array(run["values"]["a1"])
+        first = records(invoke, "two_layer_net")[0]
+        assert first["value"]["shape"] == [4, 3]
+        assert math.isclose(first["value"]["min"], a1.min(), rel_tol=1e-12)
+        assert math.isclose(first["value"]["mean"], a1.mean(), rel_tol=1e-9)
+        assert math.isclose(first["value"]["max"], a1.max(), rel_tol=1e-12)
+        text = invoke("trace", "two_layer_net").stdout
+        assert "a1 = 4×3 tensor: min " in text
+        assert str(a1.tolist()[0][0]) not in text
+
+    def test_full_shows_every_element(self, invoke: Invoke) -> None:
+        """--full gives a1 = x @ W1 + b1 element by element, computed here with numpy."""
+        run = json.loads(invoke("run", "two_layer_net", "-o", "json").stdout)
+        x, w1, b1 = (np.array(run["values"][n]) for n in ("x", "W1", "b1"))
+        first = records(invoke, "two_layer_net", "--full")[0]
+        np.testing.assert_allclose(np.array(first["value"]), x @ w1 + b1, rtol=1e-12)
+        text = invoke("trace", "two_layer_net", "--full").stdout
+        assert "tensor:" not in text
+        assert "[[" in text
+
+    def test_tensor_contributions_name_the_formula(self, invoke: Invoke) -> None:
+        """Tensor steps have no scalar local derivative; the op's formula says what is added."""
+        backward = [r for r in records(invoke, "two_layer_net") if r["phase"] == "backward"]
+        affine = backward[1]
+        assert affine["node"] == "a2"
+        weights = next(c for c in affine["contributions"] if c["name"] == "W2")
+        assert weights["local"] is None
+        assert weights["derivative"] == "x.T @ dout"
+        assert weights["amount"]["shape"] == [3, 3]
+
+    def test_an_input_without_gradient_gets_no_contribution(self, invoke: Invoke) -> None:
+        """The labels t have grad: false: no step adds to them and the text says so."""
+        names = {
+            c["name"]
+            for r in records(invoke, "two_layer_net")
+            if r["phase"] == "backward"
+            for c in r["contributions"]
+        }
+        assert "t" not in names
+        assert "t  = no gradient (grad: false)" in lines_of(invoke("trace", "two_layer_net").stdout)
+
+
+class TestOptions:
+    def test_set_and_of_work_as_in_run(self, invoke: Invoke) -> None:
+        """--of all_price starts the backward pass there; --set changes the inputs' values."""
+        result = invoke("trace", "apple_orange", "--of", "all_price", "--set", "apple=10")
+        assert result.exit_code == 0
+        lines = lines_of(result.stdout)
+        assert "(1) apple_price = mul(apple, apple_num) = mul(10.0, 2.0) = 20.0" in lines
+        backward = lines[lines.index(next(x for x in lines if x.startswith("Backward"))) :]
+        assert not any(line.startswith("(4)") for line in backward)
+        assert "apple      = 2.0" in lines
+        assert "tax        = 0.0" in lines
+
+    def test_digits_rounds_the_text(self, invoke: Invoke) -> None:
+        """--digits 3 writes 715 and 3.3 in a pipe."""
+        text = invoke("trace", "apple_orange", "--digits", "3").stdout
+        assert "mul(650, 1.1) = 715" in text
+        assert "3.3000000000000003" not in text
+
+    def test_of_an_input_has_no_backward_step(self, invoke: Invoke) -> None:
+        """--of apple: the gradient starts and ends at the input."""
+        result = invoke("trace", "apple_orange", "--of", "apple")
+        assert result.exit_code == 0
+        assert "no step: it is an input" in result.stdout
+        assert [
+            r for r in records(invoke, "apple_orange", "--of", "apple") if r["phase"] == "backward"
+        ] == []
+
+    def test_unknown_of_is_a_usage_error(self, invoke: Invoke) -> None:
+        """A misspelt --of exits 2 with a hint and no traceback."""
+        result = invoke("trace", "apple_orange", "--of", "all_prise")
+        assert result.exit_code == 2
+        assert "did you mean 'all_price'" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stdout == ""
+
+    def test_invalid_graph_exits_1(self, invoke: Invoke, write_graph: WriteGraph) -> None:
+        """An unknown name in the graph is reported with its position, exit 1."""
+        path = write_graph("inputs:\n  x: 1\nnodes:\n  y: x * z\n")
+        result = invoke("trace", str(path))
+        assert result.exit_code == 1
+        assert "unknown name 'z'" in result.stderr
+
+    def test_rich_output_has_headings_and_no_markup_loss(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """On a terminal the description is printed as written, brackets and all."""
+        path = write_graph(
+            'name: g\ndescription: "[bold] a & b"\ninputs:\n  x: 2\nnodes:\n  y: x * x\n'
+        )
+        text = invoke("trace", str(path), tty=True).stdout
+        assert "g — [bold] a & b" in text
+        assert "Forward, in dependency order" in text
+        assert "Gradients of the inputs, d y/d input" in text
+
+
+class TestAgreesWithTheEngine:
+    @settings(max_examples=50, deadline=None)
+    @given(
+        st.lists(
+            st.floats(-1e3, 1e3, allow_nan=False).filter(lambda v: abs(v) > 1e-3),
+            min_size=5,
+            max_size=5,
+        )
+    )
+    def test_contributions_add_up_to_the_gradients(self, numbers: list[float]) -> None:
+        """For any inputs, amount = dout × local and each input's last total is its gradient."""
+        graph = load(GRAPHS / "apple_orange.yaml")
+        graph = graph.with_inputs(
+            {name: InputValue(v) for name, v in zip(graph.inputs, numbers, strict=True)}
+        )
+        evaluation = graph.evaluate(trace=True)
+        story = build_trace(graph, evaluation)
+        last: dict[str, float] = {}
+        for step in story.backward:
+            for term in step.terms:
+                assert math.isclose(term.amount, step.dout * term.local, rel_tol=1e-12)
+                last[term.name] = term.total
+        for name in graph.inputs:
+            assert last[name] == evaluation.grads[name]
+
+
+class TestEveryExample:
+    @pytest.mark.parametrize("example", sorted(p.stem for p in GRAPHS.glob("*.yaml")))
+    def test_every_bundled_example_traces_every_node(self, invoke: Invoke, example: str) -> None:
+        """Each example gets one forward step per node and ends with run's input gradients."""
+        graph = load(GRAPHS / f"{example}.yaml")
+        steps = records(invoke, example, "--full")
+        forward = [r["node"] for r in steps if r["phase"] == "forward"]
+        assert forward == [node.name for node in graph.nodes]
+        run = json.loads(invoke("run", example, "-o", "json").stdout)
+        totals = {
+            c["name"]: c["total"]
+            for r in steps
+            if r["phase"] == "backward"
+            for c in r["contributions"]
+        }
+        for name in graph.inputs:
+            if run["grads"][name] is not None:
+                assert totals[name] == run["grads"][name]
+
+
+class TestHelp:
+    def test_help_has_an_example_and_the_formats(self, invoke: Invoke) -> None:
+        """`trace --help` shows an Example block and every output format."""
+        text = invoke("trace", "--help").stdout
+        assert "Example:" in text
+        assert "[auto|rich|text|json]" in text
+
+    def test_the_group_lists_trace(self, invoke: Invoke) -> None:
+        """`bpcalc --help` lists the lazily loaded trace command."""
+        assert "trace" in invoke("--help").stdout
+
+
+class TestNames:
+    def test_names_that_are_not_identifiers_are_parenthesised(self) -> None:
+        """Expression names read as one term; a newline is shown escaped, on one line."""
+        assert shown_name("apple") == "apple"
+        assert shown_name("사과") == "사과"
+        assert shown_name("w * r") == "(w * r)"
+        assert shown_name("a\nb") == "(a\\nb)"
