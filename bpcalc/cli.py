@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from bpcalc import __version__
+from bpcalc.batch import batch_options, batch_requested, run_batch
 from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem
 from bpcalc.options import (
     CONTEXT,
@@ -41,6 +42,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "draw": "bpcalc.commands.draw:draw",
     "export": "bpcalc.commands.export:export",
     "ops": "bpcalc.commands.ops:ops",
+    "sweep": "bpcalc.commands.sweep:sweep",
     "trace": "bpcalc.commands.trace:trace",
 }
 
@@ -97,6 +99,7 @@ def cli() -> None:
 @cli.command(context_settings=CONTEXT)
 @graph_options
 @output_options
+@batch_options
 @pass_params
 def run(params: dict[str, Any]) -> None:
     """Print every input and node with its op, value and gradient.
@@ -108,9 +111,12 @@ def run(params: dict[str, Any]) -> None:
     Example:
         bpcalc run apple_orange
         bpcalc run graph.yaml --set tax=1.08 -o json
+        bpcalc run apple_orange --batch rows.csv -o csv > prices.csv
     """
     from bpcalc.report import print_run
 
+    if batch_requested(params):
+        return run_batch(params)
     graph, evaluation = evaluate_graph(params)
     print_run(graph, evaluation, fmt=params["fmt"], digits=params["digits"])
 
@@ -127,6 +133,7 @@ def run(params: dict[str, Any]) -> None:
     help="Input or node to differentiate with respect to. Repeatable.",
 )
 @output_options
+@batch_options
 @pass_params
 def grad(params: dict[str, Any]) -> None:
     """Print d(output)/d(NAME) for each --wrt NAME, one per line in a pipe.
@@ -135,9 +142,12 @@ def grad(params: dict[str, Any]) -> None:
     Example:
         bpcalc grad apple_orange --wrt apple          # prints 2.2
         price=$(bpcalc grad cart.yaml --wrt tax --set tax=1.08)
+        bpcalc grad apple_orange --wrt tax --batch rows.csv
     """
     from bpcalc.report import print_grad
 
+    if batch_requested(params):
+        return run_batch(params, wrt=params["wrt"])
     graph, evaluation = evaluate_graph(params)
     for name in params["wrt"]:
         if name not in evaluation.grads:

@@ -1,0 +1,155 @@
+"""``bpcalc sweep``: evaluate a graph over a range (or a grid) of input values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bpcalc.options import CONTEXT, graph_options, pass_params
+
+
+@click.command(context_settings=CONTEXT)
+@graph_options
+@click.argument("specs", nargs=-1, metavar="NAME=START:STOP:COUNT[:log]...")
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "table", "tsv", "csv", "json", "svg"]),
+    help="Output format; auto is a table and a chart on a terminal, TSV in a pipe; "
+    "svg is the chart as an SVG document.",
+)
+@click.option(
+    "--digits",
+    type=click.IntRange(1, 17),
+    metavar="N",
+    help="Significant digits to show (default: all digits in machine formats, 12 in tables).",
+)
+@click.option(
+    "--wrt",
+    "wrt",
+    multiple=True,
+    metavar="NAME",
+    help="Report d(output)/d(NAME) for this input or node (default: the swept inputs). Repeatable.",
+)
+@click.option("--no-chart", is_flag=True, help="On a terminal, print the table without the chart.")
+@pass_params
+def sweep(params: dict[str, Any]) -> None:
+    """Evaluate the output and its gradients over evenly spaced values of an input.
+
+    NAME=START:STOP:COUNT takes COUNT values from START to STOP (add :log for a log scale);
+    two specs take every pair of values (a grid). Prints the swept inputs, the output and
+    d_NAME for each swept input (or each --wrt NAME), one row per point. On a terminal a
+    chart follows, and the table marks points where a value is not finite or d_NAME of a
+    swept input changes sign.
+
+    \b
+    Example:
+        bpcalc sweep apple_orange tax=1:1.2:5
+        bpcalc sweep apple_orange apple=50:150:3 tax=1:1.2:3 -o csv
+        bpcalc sweep tanh_neuron b=-10:10:201 -o svg > sweep.svg
+    """
+    from bpcalc.sweep import looks_like_spec, parse_spec
+
+    click.get_current_context().meta["bpcalc.debug"] = params["debug"]
+    words = list(params["specs"])
+    if params["graph"] is not None and looks_like_spec(params["graph"]):
+        words.insert(0, params["graph"])
+        params["graph"] = None
+    specs = [parse_spec(word) for word in words]
+    _sweep(params, specs)
+
+
+def _sweep(params: dict[str, Any], specs: list[Any]) -> None:
+    from bpcalc.batch import DEFAULT_CHUNK_SIZE, BatchEvaluator, stream_rows
+    from bpcalc.options import limits_from, load_graph
+    from bpcalc.render import resolve
+    from bpcalc.sweep import SweepRows, check_specs, evaluate_all, grid
+
+    limits = limits_from(params)
+    graph = load_graph(params["graph"], params["sets"], limits, params["allow_outside_files"])
+    check_specs(graph, specs, params["sets"], limits.max_elements)
+    names = [spec.name for spec in specs]
+    wrt = list(params["wrt"]) or [name for name in names if graph.inputs[name].grad]
+    evaluator = BatchEvaluator(graph, names, of=params["of"], wrt=wrt)
+    fmt = resolve(params["fmt"])
+    if fmt in ("tsv", "csv", "json"):
+        rows = SweepRows(grid(specs), names, DEFAULT_CHUNK_SIZE)
+        stream_rows(
+            rows,
+            evaluator,
+            fmt=fmt,
+            digits=params["digits"],
+            strict=params["strict"],
+            skip_bad=False,
+        )
+        return
+    result = evaluate_all(specs, evaluator, DEFAULT_CHUNK_SIZE)
+    if params["strict"]:
+        _check_strict(result)
+    if fmt == "svg":
+        from bpcalc.chart import svg_chart
+        from bpcalc.render import write
+        from bpcalc.sweep import chart
+
+        write(svg_chart(chart(result, graph_name=graph.name)))
+        return
+    _print_table(result, graph.name, params["digits"])
+    if not params["no_chart"]:
+        _print_chart(result, graph.name)
+
+
+def _check_strict(result: Any) -> None:
+    import numpy as np
+
+    from bpcalc.rowreader import RowError
+
+    for name, values in zip(result.names, result.results, strict=True):
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            i = int(bad[0])
+            value = float(values[i])
+            raise RowError("sweep", i + 1, f"{name} = {value!r} is not finite (--strict)")
+
+
+def _print_table(result: Any, graph_name: str, digits: int | None) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from bpcalc.render import table_cell
+    from bpcalc.sweep import marks
+
+    names = [spec.name for spec in result.specs]
+    notes = marks(result)
+    table = Table(box=box.SIMPLE_HEAD)
+    for name in [*names, *result.names]:
+        table.add_column(name, justify="right", no_wrap=True)
+    if any(notes):
+        table.add_column("note", no_wrap=True)
+    for i, point in enumerate(result.points.tolist()):
+        row = [table_cell(v, digits) for v in point]
+        row += [table_cell(float(r[i]), digits) for r in result.results]
+        row += [notes[i]] if any(notes) else []
+        table.add_row(*(Text(cell) for cell in row))
+    count = len(result.points)
+    console = Console(highlight=False, markup=False, emoji=False)
+    title = f"{graph_name}: {result.names[0]} over {' × '.join(names)} ({count:,} points)"
+    console.print(Text(title, style="bold"), no_wrap=True, crop=False)
+    console.print(table)
+
+
+def _print_chart(result: Any, graph_name: str) -> None:
+    from rich.console import Console
+
+    from bpcalc.chart import terminal_chart
+    from bpcalc.render import terminal_width
+    from bpcalc.sweep import chart
+
+    console = Console(highlight=False, markup=False, emoji=False)
+    for line in terminal_chart(chart(result, graph_name=graph_name), terminal_width()):
+        console.print(line, no_wrap=True, overflow="ignore", crop=False)

@@ -1,0 +1,134 @@
+"""Writing rows of numbers chunk by chunk: an aligned table, TSV, CSV or JSON Lines.
+
+Machine formats are lossless: every number is written as ``repr`` writes it, by
+bpcalc.floatrepr for a whole column at once; the cells and separators of a chunk are laid side
+by side in one byte matrix, and the padding bytes are dropped in one pass. Each chunk is written
+whole with one call, so an interrupted run leaves only complete rows. With ``--digits`` the
+numbers are rounded, one at a time, as everywhere else in bpcalc.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+from bpcalc.numfmt import TABLE_DIGITS, number, rounded
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Column = NDArray[np.float64]
+
+_JSON_SPECIALS = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}
+
+
+def json_number_text(x: float) -> str:
+    """A float as a JSON value: repr, or "NaN", "Infinity", "-Infinity" as strings."""
+    text = repr(x)
+    return _JSON_SPECIALS.get(text, text)
+
+
+class RowWriter:
+    """Writes chunks of columns (one float64 array per column) to a binary stream."""
+
+    def __init__(
+        self, columns: Sequence[str], fmt: str, *, digits: int | None, out: IO[bytes]
+    ) -> None:
+        self.columns = list(columns)
+        self.fmt = fmt
+        self.digits = digits
+        self.out = out
+        self._widths: list[int] | None = None
+        if fmt == "json":
+            keys = [json.dumps(c, ensure_ascii=False) + ": " for c in self.columns]
+            self._pieces = ["{" + keys[0], *(", " + k for k in keys[1:]), "}\n"]
+        else:
+            separator = "," if fmt == "csv" else "\t"
+            self._pieces = ["", *([separator] * (len(self.columns) - 1)), "\n"]
+
+    def start(self) -> None:
+        """The header: a CSV header line; nothing for TSV and JSON Lines (see the docs)."""
+        if self.fmt == "csv":
+            import csv
+            import io
+
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerow(self.columns)
+            self._write(buffer.getvalue().encode("utf-8"))
+
+    def write(self, values: Sequence[Column]) -> None:
+        """One chunk of rows, written with one call."""
+        if not len(values[0]):
+            return
+        if self.fmt == "table":
+            self._write(self._table_text(values).encode("utf-8"))
+        elif self.digits is None:
+            self._write(self._lossless(values))
+        else:
+            self._write(self._rounded(values).encode("utf-8"))
+
+    def _write(self, data: bytes) -> None:
+        self.out.write(data)
+        self.out.flush()
+
+    def _lossless(self, values: Sequence[Column]) -> bytes:
+        import numpy as np
+
+        from bpcalc.floatrepr import repr_matrix
+
+        n = len(values[0])
+        fallback = json_number_text if self.fmt == "json" else repr
+        parts: list[Any] = []
+        for piece, column in zip(self._pieces, values, strict=False):
+            if piece:
+                parts.append(_constant(piece, n))
+            parts.append(repr_matrix(column, fallback))
+        parts.append(_constant(self._pieces[-1], n))
+        flat = np.concatenate(parts, axis=1).reshape(-1)
+        # Every character is non-zero; zero bytes are padding.
+        return bytes(flat[flat != 0].tobytes())
+
+    def _rounded(self, values: Sequence[Column]) -> str:
+        digits = self.digits
+        if self.fmt == "json":
+            cells = [
+                [json_number_text(rounded(x, digits)) for x in column.tolist()] for column in values
+            ]
+        else:
+            cells = [[number(x, digits) for x in column.tolist()] for column in values]
+        pieces = self._pieces
+        return "".join(
+            "".join(p + c for p, c in zip(pieces, row, strict=False)) + pieces[-1]
+            for row in zip(*cells, strict=True)
+        )
+
+    def _table_text(self, values: Sequence[Column]) -> str:
+        """Right-aligned columns; widths come from the header and the first chunk."""
+        digits = self.digits or TABLE_DIGITS
+        cells = [[number(x, digits) for x in column.tolist()] for column in values]
+        lines = []
+        if self._widths is None:
+            self._widths = [
+                max(len(name), *map(len, column))
+                for name, column in zip(self.columns, cells, strict=True)
+            ]
+            lines.append(
+                "  ".join(n.rjust(w) for n, w in zip(self.columns, self._widths, strict=False))
+            )
+            lines.append("  ".join("─" * w for w in self._widths))
+        widths = self._widths
+        lines += [
+            "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=False))
+            for row in zip(*cells, strict=False)
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _constant(text: str, n: int) -> Any:
+    """The same bytes in every row, as an n-row matrix view."""
+    import numpy as np
+
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    return np.broadcast_to(data, (n, data.size))

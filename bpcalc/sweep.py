@@ -1,0 +1,253 @@
+"""``bpcalc sweep``: the output and its gradients over evenly spaced values of one or two inputs.
+
+A spec ``NAME=START:STOP:COUNT`` gives COUNT values from START to STOP (``:log`` spaces them
+evenly on a log scale); two specs give every pair (the first input in the outer loop). The
+points are evaluated with the --batch machinery, so a sweep of a million points is one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bpcalc.errors import UsageProblem
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from bpcalc.batch import BatchEvaluator
+    from bpcalc.chart import Chart
+    from bpcalc.graph import Graph
+    from bpcalc.rowreader import Chunk
+
+SPEC_FORM = "NAME=START:STOP:COUNT[:log]"
+_SPEC = re.compile(r"^\s*([^=\s]+)\s*=([^:]*):([^:]*):([^:]*)(?::(\w*))?\s*$")
+_MAX_SERIES = 8
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """COUNT values of input NAME from START to STOP, evenly spaced (on a log scale if log)."""
+
+    name: str
+    start: float
+    stop: float
+    count: int
+    log: bool = False
+
+    def values(self) -> NDArray[np.float64]:
+        import numpy as np
+
+        if self.log:
+            return np.geomspace(self.start, self.stop, self.count)
+        return np.linspace(self.start, self.stop, self.count)
+
+
+def looks_like_spec(text: str) -> bool:
+    """Whether a command-line word is a spec rather than a graph file or name."""
+    return bool(_SPEC.match(text))
+
+
+def parse_spec(text: str) -> SweepSpec:
+    """NAME=START:STOP:COUNT[:log], or a usage error that says what is wrong."""
+    from bpcalc.numbers import NotANumber, parse_number
+
+    match = _SPEC.match(text)
+    if not match:
+        raise UsageProblem(f"expected {SPEC_FORM}, got '{text}'")
+    name, start_text, stop_text, count_text, scale = match.groups()
+    bounds = []
+    for part, what in ((start_text, "START"), (stop_text, "STOP")):
+        try:
+            value = parse_number(part).value
+        except NotANumber:
+            raise UsageProblem(f"{text}: {what} must be a number, got '{part.strip()}'") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise UsageProblem(f"{text}: {what} must be finite")
+        bounds.append(value)
+    count = count_text.strip()
+    if not count.isdigit() or int(count) < 1:
+        raise UsageProblem(f"{text}: COUNT must be a whole number >= 1, got '{count}'")
+    if scale not in (None, "log"):
+        raise UsageProblem(f"{text}: the only scale is ':log', got ':{scale}'")
+    if scale == "log" and min(bounds) <= 0:
+        raise UsageProblem(f"{text}: a log scale needs START and STOP above 0")
+    return SweepSpec(name, bounds[0], bounds[1], int(count), scale == "log")
+
+
+def check_specs(graph: Graph, specs: Sequence[SweepSpec], sets: Sequence[str], limit: int) -> None:
+    if not specs:
+        raise UsageProblem(f"name at least one input to sweep: {SPEC_FORM}")
+    if len(specs) > 2:
+        raise UsageProblem("sweep takes one spec (a line) or two (a grid), not more")
+    names = [spec.name for spec in specs]
+    for name in names:
+        if name not in graph.inputs:
+            raise UsageProblem(f"sweep: {graph.unknown_name_message(name, inputs_only=True)}")
+    if len(set(names)) < len(names):
+        raise UsageProblem(f"sweep: '{names[0]}' is swept twice")
+    for item in sets:
+        name = item.partition("=")[0].strip()
+        if name in names:
+            raise UsageProblem(f"--set {name}: '{name}' is swept; drop one")
+    points = 1
+    for spec in specs:
+        points *= spec.count
+    if points > limit:
+        raise UsageProblem(
+            f"sweep of {points:,} points exceeds the limit of {limit:,} (--max-elements)"
+        )
+
+
+def grid(specs: Sequence[SweepSpec]) -> NDArray[np.float64]:
+    """Every combination of the specs' values, one row each, the first spec outermost."""
+    import numpy as np
+
+    axes = np.meshgrid(*(spec.values() for spec in specs), indexing="ij")
+    return np.stack([axis.reshape(-1) for axis in axes], axis=1)
+
+
+class SweepRows:
+    """The sweep's points in chunks, read like a row file (see bpcalc.rowreader)."""
+
+    name = "sweep"
+
+    def __init__(self, points: NDArray[np.float64], columns: list[str], chunk_size: int) -> None:
+        self.points = points
+        self.columns = columns
+        self.chunk_size = chunk_size
+
+    def chunks(self) -> Iterator[Chunk]:
+        import numpy as np
+
+        from bpcalc.rowreader import Chunk
+
+        for start in range(0, len(self.points), self.chunk_size):
+            data = self.points[start : start + self.chunk_size]
+            yield Chunk(data, np.arange(start + 1, start + 1 + len(data), dtype=np.int64))
+
+
+@dataclass
+class SweepResult:
+    """Every point with its output and gradients (columns as BatchEvaluator names them)."""
+
+    specs: list[SweepSpec]
+    points: NDArray[np.float64]
+    names: list[str]  # output column names: the output, then d_NAME
+    results: list[NDArray[np.float64]]
+
+    def column(self, name: str) -> NDArray[np.float64]:
+        return self.results[self.names.index(name)]
+
+
+def evaluate_all(specs: list[SweepSpec], evaluator: BatchEvaluator, chunk_size: int) -> SweepResult:
+    import numpy as np
+
+    points = grid(specs)
+    parts = [
+        evaluator.evaluate(points[i : i + chunk_size]) for i in range(0, len(points), chunk_size)
+    ]
+    results = [np.concatenate(columns) for columns in zip(*parts, strict=True)]
+    return SweepResult(specs, points, evaluator.output_columns, results)
+
+
+def _signs(values: Any) -> Any:
+    import numpy as np
+
+    return np.where(np.isfinite(values), np.sign(values), np.nan)
+
+
+_SIGN_TEXT = {-1.0: "−", 0.0: "0", 1.0: "+"}
+
+
+def marks(result: SweepResult) -> list[str]:
+    """For each point: where a value is not finite, and where d_NAME of a swept NAME has
+    changed sign (+, 0 or −) since the previous point along NAME."""
+    import numpy as np
+
+    n = len(result.points)
+    notes: list[list[str]] = [[] for _ in range(n)]
+    for name, values in zip(result.names, result.results, strict=True):
+        for i in np.flatnonzero(~np.isfinite(values)).tolist():
+            notes[i].append(f"{name} is {float(values[i])!r}")
+    shape = tuple(spec.count for spec in result.specs)
+    for axis, spec in enumerate(result.specs):
+        column = f"d_{spec.name}"
+        if column not in result.names:
+            continue
+        signs = _signs(result.column(column)).reshape(shape)
+        before = np.take(signs, range(0, shape[axis] - 1), axis=axis)
+        after = np.take(signs, range(1, shape[axis]), axis=axis)
+        changed = (before != after) & np.isfinite(before) & np.isfinite(after)
+        for index in zip(*np.nonzero(changed), strict=True):
+            later = list(index)
+            later[axis] += 1
+            i = int(np.ravel_multi_index(tuple(later), shape))
+            old, new = float(before[index]), float(after[index])
+            notes[i].append(f"{column}: {_SIGN_TEXT[old]} → {_SIGN_TEXT[new]}")
+    return ["; ".join(items) for items in notes]
+
+
+def chart(result: SweepResult, *, graph_name: str) -> Chart:
+    """Output and d(output)/d(first swept input) against that input; one series per value of
+    the second input, if any (at most 8, evenly picked)."""
+    import numpy as np
+
+    from bpcalc.chart import Chart, Panel, Series
+    from bpcalc.numfmt import number
+
+    first = result.specs[0]
+    output = result.names[0]
+    shape = tuple(spec.count for spec in result.specs)
+    gradient_name = f"d_{first.name}"
+    has_gradient = gradient_name in result.names
+    note = ""
+    if len(result.specs) == 1:
+        picks = [None]
+    else:
+        second = result.specs[1]
+        count = second.count
+        picks = list(
+            np.unique(np.linspace(0, count - 1, min(count, _MAX_SERIES)).round()).astype(int)
+        )
+        if len(picks) < count:
+            note = f"showing {len(picks)} of {count} values of {second.name}"
+    x = first.values()
+    output_series, gradient_series = [], []
+    output_values = result.column(output).reshape(shape)
+    gradient_values = result.column(gradient_name).reshape(shape) if has_gradient else None
+    for pick in picks:
+        if pick is None:
+            label, where = "", (slice(None),)
+        else:
+            value = result.specs[1].values()[pick]
+            label, where = f"{result.specs[1].name} = {number(value, 4)}", (slice(None), pick)
+        output_series.append(Series(label, output_values[where]))
+        if gradient_values is not None:
+            gradient_series.append(Series(label, gradient_values[where]))
+    panels = [Panel(output, output_series)]
+    if gradient_values is not None:
+        changes = _sign_change_positions(x, [s.y for s in gradient_series], first.log)
+        panels.append(Panel(f"d {output} / d {first.name}", gradient_series, changes))
+    return Chart(
+        f"{graph_name}: {output} over {first.name}", x, first.name, panels, first.log, note
+    )
+
+
+def _sign_change_positions(x: Any, gradients: list[Any], log: bool) -> list[float]:
+    """x halfway between consecutive points whose gradients have different signs."""
+    import math
+
+    import numpy as np
+
+    positions = set()
+    for g in gradients:
+        signs = _signs(g)
+        changed = (signs[:-1] != signs[1:]) & np.isfinite(signs[:-1]) & np.isfinite(signs[1:])
+        for i in np.flatnonzero(changed).tolist():
+            a, b = float(x[i]), float(x[i + 1])
+            positions.add(math.sqrt(a * b) if log else (a + b) / 2)
+    return sorted(positions)
