@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-
 MAX_SHOWN = 20  # diagnostics printed for one file; the rest are counted
 
 

@@ -58,7 +58,9 @@ def parse_expression(name: str, text: str, *, max_length: int) -> list[OpCall]:
     try:
         tree = ast.parse(text.strip(), mode="eval").body
     except SyntaxError as err:
-        raise ExpressionError(f"invalid expression: {err.msg}", (err.offset or 1) - 1) from None
+        # No offset means the text ended too soon: point at its end.
+        column = err.offset - 1 if err.offset else len(text.strip())
+        raise ExpressionError(f"invalid expression: {err.msg}", column) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("expression is nested too deeply") from None
     return _Lowering(name, text.strip()).run(tree)
@@ -68,6 +70,7 @@ class _Lowering:
     def __init__(self, name: str, text: str) -> None:
         self.name = name
         self.text = text
+        self.lines = [line.encode() for line in text.split("\n")]  # as ast numbers them
         self.calls: list[OpCall] = []
         self.by_text: dict[str, str] = {}
 
@@ -88,7 +91,7 @@ class _Lowering:
         top = results[id(root)]
         if not self.calls or self.calls[-1].name != self.name:
             # A bare name or number: the node is a copy of it.
-            self.calls.append(OpCall(self.name, "identity", (top,), (root.col_offset,), 0))
+            self.calls.append(OpCall(self.name, "identity", (top,), (self._column(root),), 0))
         return self.calls
 
     def _leaf(self, node: ast.expr) -> Arg | None:
@@ -108,10 +111,16 @@ class _Lowering:
         return None
 
     def _constant(self, node: ast.expr, value: object) -> Const:
+        if isinstance(value, str | bytes):
+            raise ExpressionError(
+                f"strings such as {self._segment(node)} are not allowed in an expression; "
+                f"use {ALLOWED}",
+                self._column(node),
+            )
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ExpressionError(f"{self._segment(node)!s} is not a number", node.col_offset)
+            raise ExpressionError(f"{self._segment(node)!s} is not a number", self._column(node))
         return parse_number(
-            self._segment(node).replace("_", ""), column=node.col_offset, error=ExpressionError
+            self._segment(node).replace("_", ""), column=self._column(node), error=ExpressionError
         )
 
     def _operands(self, node: ast.expr) -> list[ast.expr]:
@@ -123,7 +132,7 @@ class _Lowering:
             return self._call_operands(node)
         raise ExpressionError(
             f"'{self._segment(node)}' is not allowed in an expression; use {ALLOWED}",
-            node.col_offset,
+            self._column(node),
         )
 
     def _call_operands(self, node: ast.Call) -> list[ast.expr]:
@@ -131,19 +140,19 @@ class _Lowering:
             raise ExpressionError(
                 f"'{self._segment(node.func)}' is not an op; "
                 f"ops are called by name, such as relu(x)",
-                node.col_offset,
+                self._column(node),
             )
         op = node.func.id
         if op not in OPS:
-            raise ExpressionError(f"unknown op '{op}'{did_you_mean(op, OPS)}", node.col_offset)
+            raise ExpressionError(f"unknown op '{op}'{did_you_mean(op, OPS)}", self._column(node))
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
-            raise ExpressionError(f"{op}() takes positional arguments only", node.col_offset)
+            raise ExpressionError(f"{op}() takes positional arguments only", self._column(node))
         spec = OPS[op]
         if len(node.args) != spec.arity:
             raise ExpressionError(
                 f"{op}() takes {spec.arity} argument{'s' * (spec.arity != 1)} "
                 f"({', '.join(spec.params)}), got {len(node.args)}",
-                node.col_offset,
+                self._column(node),
             )
         return list(node.args)
 
@@ -159,16 +168,23 @@ class _Lowering:
             assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             op = node.func.id
         args = tuple(results[id(child)] for child in operands)
-        columns = tuple(child.col_offset for child in operands)
+        columns = tuple(self._column(child) for child in operands)
         if node is root:
-            self.calls.append(OpCall(self.name, op, args, columns, node.col_offset))
+            self.calls.append(OpCall(self.name, op, args, columns, self._column(node)))
             return self.name
         # Repeated sub-expressions are one node: same text, same value.
         text = " ".join(self._segment(node).split())
         if text not in self.by_text:
             self.by_text[text] = text
-            self.calls.append(OpCall(text, op, args, columns, node.col_offset))
+            self.calls.append(OpCall(text, op, args, columns, self._column(node)))
         return text
 
+    def _column(self, node: ast.expr) -> int:
+        """The column of ``node`` in characters (ast counts UTF-8 bytes)."""
+        return len(self.lines[node.lineno - 1][: node.col_offset].decode())
+
     def _segment(self, node: ast.expr) -> str:
+        """The source text of ``node``, found directly: ast's helper rescans the whole text."""
+        if node.end_lineno == node.lineno and node.end_col_offset is not None:
+            return self.lines[node.lineno - 1][node.col_offset : node.end_col_offset].decode()
         return ast.get_source_segment(self.text, node) or ast.unparse(node)

@@ -12,15 +12,18 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from itertools import compress, repeat
+from operator import is_
 from pathlib import Path
 from typing import Any
 
 from bpcalc.errors import Diagnostic, EvaluationError, GraphError, UsageProblem, did_you_mean
+from bpcalc.expr import Arg
 from bpcalc.limits import DEFAULT_LIMITS, Limits
 from bpcalc.numbers import Const
 from bpcalc.registry import OPS
 from bpcalc.schema import GraphDef, NodeDef, read_graph
-from bpcalc.source import Source, parse
+from bpcalc.source import Source, gc_paused, parse
 from bpcalc.values import InputError, InputValue, read_input
 
 
@@ -110,103 +113,198 @@ class Graph:
             raise UsageProblem(self.unknown_name_message(target))
         import numpy as np
 
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), gc_paused():
             return self._plan.run(self, target, trace=trace)
 
 
 class _Plan:
-    """The graph compiled to slots: inputs, then nodes, then constants, in one list."""
+    """The graph compiled to slots: inputs, then nodes, then constants, in one list.
+
+    The loops below run once per node, so they avoid per-node overhead: no generators or
+    star-arguments, branches on a precomputed arity, and which arguments want a gradient is
+    decided once here rather than on every run.
+    """
 
     def __init__(self, graph: Graph) -> None:
-        names = graph.names
-        self.n_inputs = len(graph.inputs)
-        self.slot = {name: i for i, name in enumerate(names)}
+        inputs = graph.inputs
+        self.names = names = graph.names
+        self.n_inputs = len(inputs)
+        self.n_nodes = len(graph.nodes)
+        self.slot = slot = {name: i for i, name in enumerate(names)}
+        self.no_grad = no_grad = {i for i, value in enumerate(inputs.values()) if not value.grad}
+        const_base = len(names)
         constants: dict[Const, int] = {}
-        self.steps: list[tuple[Any, tuple[int, ...], int]] = []
+
+        def index(arg: Arg) -> int:
+            if isinstance(arg, str):
+                return slot[arg]
+            found = constants.get(arg)
+            if found is None:
+                found = constants[arg] = const_base + len(constants)
+            return found
+
+        def wanted(s: int) -> int:
+            return -1 if s < 0 or s >= const_base or s in no_grad else s
+
+        # Per node: (layer class, arity, a, b, c) with unused slots -1, for the forward pass;
+        # (arity or 0 if no argument wants a gradient, and the slots, -1 where none is
+        # wanted), for the backward pass.
+        self.steps: list[tuple[Any, int, int, int, int]] = []
+        self.back: list[tuple[int, int, int, int]] = []
+        step = self.steps.append
+        back = self.back.append
+        classes: dict[str, Any] = {}
         for node in graph.nodes:
-            slots = []
-            for arg in node.args:
-                if isinstance(arg, Const):
-                    index = constants.setdefault(arg, len(names) + len(constants))
-                else:
-                    index = self.slot[arg]
-                slots.append(index)
-            spec = OPS[node.op]
-            self.steps.append((spec.layer_class(), tuple(slots), spec.arity))
+            args = node.args
+            arity = len(args)
+            layer_class = classes.get(node.op)
+            if layer_class is None:
+                layer_class = classes[node.op] = OPS[node.op].layer_class()
+            a = index(args[0])
+            b = index(args[1]) if arity > 1 else -1
+            c = index(args[2]) if arity > 2 else -1
+            step((layer_class, arity, a, b, c))
+            if no_grad or a >= const_base or b >= const_base or c >= const_base:
+                wa, wb, wc = wanted(a), wanted(b), wanted(c)
+                back((arity if wa >= 0 or wb >= 0 or wc >= 0 else 0, wa, wb, wc))
+            else:
+                back((arity, a, b, c))
         self.constants = [c.value for c in constants]
-        self.names = names
 
     def run(self, graph: Graph, target: str, *, trace: bool = False) -> Evaluation:
         values, layers = self.forward(graph)
-        wants_grad = [v.grad for v in graph.inputs.values()]
-        wants_grad += [True] * len(self.steps) + [False] * len(self.constants)
-        contributions: list[Contribution] | None = [] if trace else None
-        grads = self.backward(graph, values, layers, wants_grad, self.slot[target], contributions)
+        end = self.slot[target]
+        contributions: list[Contribution] | None = None
+        if trace:
+            contributions = []
+            grads = self.backward_traced(graph, values, layers, end, contributions)
+        else:
+            grads = self.backward(graph, values, layers, end)
         names = self.names
-        value_map = dict(zip(names, values, strict=False))
-        grad_map = {
-            name: (
-                None
-                if not wants_grad[i]
-                else grads[i]
-                if grads[i] is not None
-                else _zeros_like(values[i])
-            )
-            for i, name in enumerate(names)
-        }
-        warnings = _non_finite(graph, names, values, grad_map)
+        del values[len(names) :]  # the constants
+        del grads[len(names) :]
+        no_grad = self.no_grad
+        for i in no_grad:
+            grads[i] = None  # even when differentiating that input itself (--of)
+        # Names no gradient reached get zeros, except inputs with grad: false (None).
+        for i in list(compress(range(len(grads)), map(is_, grads, repeat(None)))):
+            if i not in no_grad:
+                grads[i] = _zeros_like(values[i])
+        value_map = dict(zip(names, values, strict=True))
+        grad_map = dict(zip(names, grads, strict=True))
+        warnings: list[Diagnostic] = []
+        some_grads = [g for g in grads if g is not None] if no_grad else grads
+        if not (_surely_finite(values) and _surely_finite(some_grads)):
+            warnings = _non_finite(graph, names, values, grad_map)
         return Evaluation(graph.name, target, value_map, grad_map, warnings, contributions)
 
     def forward(self, graph: Graph) -> tuple[list[Any], list[Any]]:
         """Every slot's value; each node's layer keeps what its backward needs."""
-        n_in = self.n_inputs
         values: list[Any] = [v.value for v in graph.inputs.values()]
-        values += [None] * len(self.steps)
+        values += [None] * self.n_nodes
         values += self.constants
         layers: list[Any] = []
-        for i, (layer_class, slots, _arity) in enumerate(self.steps):
-            layer = layer_class()
-            try:
-                values[n_in + i] = layer.forward(*[values[s] for s in slots])
-            except (ValueError, TypeError, ArithmeticError, IndexError) as err:
-                raise _failure(graph, i, "", err) from None
-            layers.append(layer)
+        keep = layers.append
+        k = self.n_inputs
+        try:
+            for layer_class, arity, a, b, c in self.steps:
+                layer = layer_class()
+                if arity == 2:
+                    values[k] = layer.forward(values[a], values[b])
+                elif arity == 1:
+                    values[k] = layer.forward(values[a])
+                else:
+                    values[k] = layer.forward(values[a], values[b], values[c])
+                keep(layer)
+                k += 1
+        except (ValueError, TypeError, ArithmeticError, IndexError) as err:
+            raise _failure(graph, len(layers), "", err) from None
         return values, layers
 
-    def backward(
+    def backward(self, graph: Graph, values: list[Any], layers: list[Any], end: int) -> list[Any]:
+        """Gradients of slot ``end`` with respect to every slot (None where none flows)."""
+        base = self.n_inputs
+        back = self.back
+        grads: list[Any] = [None] * len(values)
+        grads[end] = _ones_like(values[end])
+        i = end - base
+        try:
+            while i >= 0:
+                dout = grads[base + i]
+                arity, a, b, c = back[i]
+                i -= 1
+                if dout is None or not arity:
+                    continue
+                # Add, never overwrite: a value used twice gets both contributions.
+                if arity == 2:
+                    da, db = layers[i + 1].backward(dout)
+                    if a >= 0:
+                        g = grads[a]
+                        grads[a] = da if g is None else g + da
+                    if b >= 0:
+                        g = grads[b]
+                        grads[b] = db if g is None else g + db
+                elif arity == 1:
+                    da = layers[i + 1].backward(dout)
+                    g = grads[a]
+                    grads[a] = da if g is None else g + da
+                else:
+                    da, db, dc = layers[i + 1].backward(dout)
+                    if a >= 0:
+                        g = grads[a]
+                        grads[a] = da if g is None else g + da
+                    if b >= 0:
+                        g = grads[b]
+                        grads[b] = db if g is None else g + db
+                    if c >= 0:
+                        g = grads[c]
+                        grads[c] = dc if g is None else g + dc
+        except (ValueError, TypeError, ArithmeticError, IndexError) as err:
+            raise _failure(graph, i + 1, " backward", err) from None
+        return grads
+
+    def backward_traced(
         self,
         graph: Graph,
         values: list[Any],
         layers: list[Any],
-        wants_grad: list[bool],
         end: int,
-        contributions: list[Contribution] | None,
+        contributions: list[Contribution],
     ) -> list[Any]:
-        """Gradients of slot ``end`` with respect to every slot (None where none flows)."""
-        n_in = self.n_inputs
+        """``backward``, also recording every contribution in the order it is added."""
+        base = self.n_inputs
         names = self.names
         grads: list[Any] = [None] * len(values)
         grads[end] = _ones_like(values[end])
-        for i in range(end - n_in, -1, -1):
-            dout = grads[n_in + i]
-            _, slots, arity = self.steps[i]
-            if dout is None or not any(wants_grad[s] for s in slots):
+        for i in range(end - base, -1, -1):
+            dout = grads[base + i]
+            arity, *wanted = self.back[i]
+            if dout is None or not arity:
                 continue
             try:
                 local = layers[i].backward(dout)
             except (ValueError, TypeError, ArithmeticError, IndexError) as err:
                 raise _failure(graph, i, " backward", err) from None
-            if arity == 1:
+            if self.steps[i][1] == 1:
                 local = (local,)
-            for s, d in zip(slots, local, strict=True):
-                if wants_grad[s]:
-                    # Add, never overwrite: a value used twice gets both contributions.
+            for s, d in zip(wanted, local, strict=False):
+                if s >= 0:
                     grads[s] = d if grads[s] is None else grads[s] + d
-                    if contributions is not None:
-                        contributions.append(
-                            Contribution(names[n_in + i], names[s], dout, d, grads[s])
-                        )
+                    contributions.append(Contribution(names[base + i], names[s], dout, d, grads[s]))
         return grads
+
+
+def _surely_finite(items: list[Any]) -> bool:
+    """True when every item is a finite float, found with one sum at C speed (an inf or NaN
+    carries through a sum of floats); False when unsure, and then the exact scan decides.
+    Short lists, where tensors are likely and the exact scan is cheap, go to it directly."""
+    if len(items) < 64:
+        return False
+    try:
+        total = sum(items, 0.0)
+    except (TypeError, ValueError):
+        return False
+    return type(total) is float and math.isfinite(total)
 
 
 def _failure(graph: Graph, i: int, phase: str, err: Exception) -> EvaluationError:
@@ -293,9 +391,10 @@ def loads(
     allow_outside_files: bool = False,
 ) -> Graph:
     """Load and check graph text; ``name`` is used in messages and picks JSON by its suffix."""
-    source = parse(text, name)
-    definition = read_graph(source, base_dir or Path.cwd(), limits)
-    return build(definition, limits, allow_outside_files=allow_outside_files)
+    with gc_paused():
+        source = parse(text, name)
+        definition = read_graph(source, base_dir or Path.cwd(), limits)
+        return build(definition, limits, allow_outside_files=allow_outside_files)
 
 
 def build(definition: GraphDef, limits: Limits, *, allow_outside_files: bool = False) -> Graph:
@@ -306,7 +405,7 @@ def build(definition: GraphDef, limits: Limits, *, allow_outside_files: bool = F
     known = {inp.name for inp in definition.inputs} | set(nodes)
     for node in nodes.values():
         for i, arg in enumerate(node.args):
-            if isinstance(arg, str) and arg not in known:
+            if isinstance(arg, str) and arg not in known and arg not in definition.broken:
                 problems.append(
                     _arg_diagnostic(
                         source, node, i, f"unknown name '{arg}'{did_you_mean(arg, known)}"
@@ -354,13 +453,16 @@ def _read_inputs(
                 allow_outside_files=allow_outside_files,
             )
         except InputError as err:
-            problems.append(definition.source.diagnostic(err.message, (*inp.path, *err.where)))
+            where = (*inp.path, *err.where)
+            problems.append(definition.source.diagnostic(err.message, where, key=err.key))
     return inputs
 
 
 def _topological(nodes: dict[str, NodeDef], source: Source, known: set[str]) -> list[NodeDef]:
     """Kahn's algorithm; among ready nodes, the one written first goes first."""
     position = {name: i for i, name in enumerate(nodes)}
+    if _in_written_order(nodes, position):
+        return list(nodes.values())  # what Kahn's algorithm would return, without the heap
     waiting = {name: 0 for name in nodes}
     users: dict[str, list[str]] = {}
     for node in nodes.values():
@@ -380,14 +482,17 @@ def _topological(nodes: dict[str, NodeDef], source: Source, known: set[str]) -> 
                 heapq.heappush(ready, position[user])
     if len(ordered) < len(nodes):
         stuck = {name for name, count in waiting.items() if count > 0}
-        cycle = _find_cycle(stuck, nodes)
-        first = nodes[min(cycle, key=position.__getitem__)]
-        path = " -> ".join([*cycle, cycle[0]])
+        cycle = _find_cycle(stuck, nodes, position)
+        shown = [*cycle, cycle[0]]
+        if len(cycle) > 8:  # a long cycle: its start and end are enough to find it
+            shown = [*cycle[:4], "...", *cycle[-2:], cycle[0]]
+        count = f" ({len(cycle):,} nodes)" if len(cycle) > 8 else ""
         raise GraphError(
             [
                 source.diagnostic(
-                    f"cycle: {path}; a graph must not feed a node back into itself",
-                    first.path,
+                    f"cycle: {' -> '.join(shown)}{count}; "
+                    f"a graph must not feed a node back into itself",
+                    nodes[cycle[0]].path,
                     key=True,
                 )
             ]
@@ -395,9 +500,21 @@ def _topological(nodes: dict[str, NodeDef], source: Source, known: set[str]) -> 
     return ordered
 
 
-def _find_cycle(stuck: set[str], nodes: dict[str, NodeDef]) -> list[str]:
-    """Walk back along inputs that are themselves stuck until a node repeats."""
-    start = min(stuck, key=list(nodes).index)
+def _in_written_order(nodes: dict[str, NodeDef], position: dict[str, int]) -> bool:
+    """Whether every node comes after the nodes it uses, as in most generated files."""
+    for i, node in enumerate(nodes.values()):
+        for arg in node.args:
+            if isinstance(arg, str) and position.get(arg, -1) >= i:
+                return False
+    return True
+
+
+def _find_cycle(stuck: set[str], nodes: dict[str, NodeDef], position: dict[str, int]) -> list[str]:
+    """Walk back along inputs that are themselves stuck until a node repeats.
+
+    The cycle is returned in the direction values flow, from its node written first.
+    """
+    start = min(stuck, key=position.__getitem__)
     seen: dict[str, int] = {}
     walk: list[str] = []
     name = start
@@ -406,8 +523,9 @@ def _find_cycle(stuck: set[str], nodes: dict[str, NodeDef]) -> list[str]:
         walk.append(name)
         name = next(a for a in nodes[name].args if isinstance(a, str) and a in stuck)
     cycle = walk[seen[name] :]
-    cycle.reverse()  # report in the direction values flow
-    return cycle
+    cycle.reverse()
+    first = min(range(len(cycle)), key=lambda i: position[cycle[i]])
+    return cycle[first:] + cycle[:first]
 
 
 def _output(definition: GraphDef, ordered: list[NodeDef], known: set[str]) -> str:

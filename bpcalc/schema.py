@@ -47,6 +47,7 @@ class GraphDef:
     source: Source
     base_dir: Path
     problems: list[Diagnostic] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)  # defined, but wrongly: not "unknown" too
 
 
 def check_name(name: str) -> str | None:
@@ -92,6 +93,13 @@ def read_graph(source: Source, base_dir: Path, limits: Limits) -> GraphDef:
         else:
             problems.append(source.diagnostic("output: expects the name of a node", ("output",)))
     graph = GraphDef(name, description, inputs, nodes, output, source, base_dir, problems)
+    declared = {
+        key
+        for section in ("inputs", "nodes")
+        if isinstance(data.get(section), dict)
+        for key in data[section]
+    }
+    graph.broken = declared - {i.name for i in inputs} - {n.name for n in nodes}
     if len(inputs) + len(nodes) > limits.max_nodes:
         problems.append(
             source.diagnostic(
@@ -207,7 +215,7 @@ def _explicit_node(name: str, definition: dict[str, Any], path: DataPath) -> Nod
         if not isinstance(raw, str) or not raw.strip():
             raise _At("an input of a node is a name or a number", ("in", i))
         text = raw.strip()
-        if is_number_text(text):
+        if is_number_text(text) and not text.isidentifier():  # `inf` is a name, as in `inf + 1`
             try:
                 args.append(parse_number(text))
             except NotANumber as err:

@@ -17,12 +17,16 @@ _BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "o
 
 
 class InputError(Exception):
-    """A bad input value; ``where`` is the path below the input's value that is at fault."""
+    """A bad input value; ``where`` is the path below the input's value that is at fault
+    (its key, with ``key=True``)."""
 
-    def __init__(self, message: str, where: tuple[str | int, ...] = ()) -> None:
+    def __init__(
+        self, message: str, where: tuple[str | int, ...] = (), *, key: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.where = where
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ def _describe(raw: Any) -> str:
         return "null"
     if isinstance(raw, bool):
         return "true" if raw else "false"
+    if isinstance(raw, list | dict):
+        return "a list" if isinstance(raw, list) else "a mapping"
     return repr(raw)
 
 
@@ -114,6 +120,7 @@ def _read_mapping(
                 f"unknown key '{key}'{did_you_mean(key, SOURCES + OPTIONS)}; "
                 f"an input mapping takes one of {', '.join(SOURCES)}",
                 (key,),
+                key=True,
             )
     given = [key for key in SOURCES if key in raw]
     if len(given) != 1:
@@ -125,7 +132,7 @@ def _read_mapping(
     kind = given[0]
     for option in ("seed", "scale"):
         if option in raw and kind != "random":
-            raise InputError(f"'{option}' only goes with 'random'", (option,))
+            raise InputError(f"'{option}' only goes with 'random'", (option,), key=True)
     grad = _read_bool(raw["grad"], ("grad",)) if "grad" in raw else True
     body = raw[kind]
     if kind == "value":
@@ -150,11 +157,11 @@ def read_shape(raw: Any, limits: Limits, where: tuple[str | int, ...]) -> tuple[
     shape = []
     for i, item in enumerate(items):
         path = (*where, i) if isinstance(raw, list) else where
-        text = item if isinstance(item, str) else ""
+        text = item.replace("_", "") if isinstance(item, str) else ""  # 1_000, as elsewhere
         if not text.strip().isdigit() or int(text) == 0:
             raise InputError(
                 f"a shape is a positive whole number or a list of them, "
-                f"got {_describe(item) if not text else repr(text)}",
+                f"got {_describe(item) if not text else repr(item)}",
                 path,
             )
         shape.append(int(text))
@@ -215,6 +222,8 @@ def _read_file(raw: Any, base_dir: Path, limits: Limits, allow_outside_files: bo
             )
     except InputError:
         raise
+    except FileNotFoundError:
+        raise InputError(f"file '{raw}' does not exist (looked for {path})", ("file",)) from None
     except (OSError, ValueError, TypeError) as err:
         raise InputError(f"cannot read file '{raw}': {err}", ("file",)) from None
     if array.size == 0:

@@ -51,9 +51,7 @@ class TestRunFormats:
         assert document["grads"] == BOOK.grads
         assert list(document["grads"]) == list(BOOK.values)
 
-    def test_json_arrays_are_nested_lists_and_no_grad_inputs_are_null(
-        self, invoke: Invoke
-    ) -> None:
+    def test_json_arrays_are_nested_lists_and_no_grad_inputs_are_null(self, invoke: Invoke) -> None:
         """Tensors become nested lists; a grad: false input has a null gradient."""
         document = json.loads(invoke("run", "two_layer_net", "-o", "json").stdout)
         assert document["grads"]["t"] is None
@@ -372,11 +370,11 @@ class TestHelpAndCompletion:
         from click.shell_completion import ShellComplete
 
         complete = ShellComplete(cli, {}, "bpcalc", "_BPCALC_COMPLETE")
-        names = [c.value for c in complete.get_completions(
-            ["grad", "apple_orange", "--wrt"], "app")]
+        names = [
+            c.value for c in complete.get_completions(["grad", "apple_orange", "--wrt"], "app")
+        ]
         assert names == ["apple", "apple_num", "apple_price"]
-        sets = [c.value for c in complete.get_completions(
-            ["run", "apple_orange", "--set"], "ta")]
+        sets = [c.value for c in complete.get_completions(["run", "apple_orange", "--set"], "ta")]
         assert sets == ["tax="]
 
 
@@ -385,7 +383,10 @@ class TestModuleEntryPoint:
         """`python -m bpcalc grad apple_orange --wrt apple` prints 2.2 in a real subprocess."""
         result = subprocess.run(
             [sys.executable, "-m", "bpcalc", "grad", "apple_orange", "--wrt", "apple"],
-            capture_output=True, text=True, check=False, timeout=60,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
         )
         assert (result.returncode, result.stdout, result.stderr) == (0, "2.2\n", "")
 
@@ -393,7 +394,10 @@ class TestModuleEntryPoint:
         """A usage error in a real process exits 2 with one line on stderr."""
         result = subprocess.run(
             [sys.executable, "-m", "bpcalc", "grad", "apple_orange", "--wrt", "nope"],
-            capture_output=True, text=True, check=False, timeout=60,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
         )
         assert result.returncode == 2
         assert "Traceback" not in result.stderr
