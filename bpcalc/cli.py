@@ -18,6 +18,7 @@ from bpcalc.options import (
     CONTEXT,
     complete_names,
     evaluate_graph,
+    exact_option,
     graph_options,
     output_options,
     pass_params,
@@ -98,6 +99,7 @@ def cli() -> None:
 
 @cli.command(context_settings=CONTEXT)
 @graph_options
+@exact_option
 @output_options
 @batch_options
 @pass_params
@@ -112,10 +114,12 @@ def run(params: dict[str, Any]) -> None:
         bpcalc run apple_orange
         bpcalc run graph.yaml --set tax=1.08 -o json
         bpcalc run apple_orange --batch rows.csv -o csv > prices.csv
+        bpcalc run apple_orange --exact                # price exactly 715
     """
     from bpcalc.report import print_run
 
     if batch_requested(params):
+        _refuse_exact_batch(params)
         return run_batch(params)
     graph, evaluation = evaluate_graph(params)
     print_run(graph, evaluation, fmt=params["fmt"], digits=params["digits"])
@@ -132,6 +136,7 @@ def run(params: dict[str, Any]) -> None:
     shell_complete=complete_names,
     help="Input or node to differentiate with respect to. Repeatable.",
 )
+@exact_option
 @output_options
 @batch_options
 @pass_params
@@ -147,6 +152,7 @@ def grad(params: dict[str, Any]) -> None:
     from bpcalc.report import print_grad
 
     if batch_requested(params):
+        _refuse_exact_batch(params)
         return run_batch(params, wrt=params["wrt"])
     graph, evaluation = evaluate_graph(params)
     for name in params["wrt"]:
@@ -155,6 +161,11 @@ def grad(params: dict[str, Any]) -> None:
         if evaluation.grads[name] is None:
             raise UsageProblem(f"--wrt: input '{name}' has 'grad: false', so it has no gradient")
     print_grad(evaluation, params["wrt"], fmt=params["fmt"], digits=params["digits"])
+
+
+def _refuse_exact_batch(params: dict[str, Any]) -> None:
+    if params["exact"]:
+        raise UsageProblem("--exact does not combine with --batch (batches are float64)")
 
 
 @cli.command(context_settings=CONTEXT)

@@ -11,6 +11,7 @@ import heapq
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from functools import cached_property
 from itertools import compress, repeat
 from operator import is_
@@ -103,18 +104,27 @@ class Graph:
     def _plan(self) -> _Plan:
         return _Plan(self)
 
-    def evaluate(self, *, of: str | None = None, trace: bool = False) -> Evaluation:
+    @cached_property
+    def _exact_plan(self) -> _Plan:
+        return _Plan(self, exact=True)
+
+    def evaluate(
+        self, *, of: str | None = None, trace: bool = False, exact: bool = False
+    ) -> Evaluation:
         """Forward, then backward from ``of`` (default: the output) seeded with 1.
 
         With ``trace=True`` the result also lists every contribution the backward pass adds.
+        With ``exact=True`` it computes with Fractions from the decimals as written (only for
+        ops that are exact over the rationals; see bpcalc.exact).
         """
         target = self.output if of is None else of
         if target not in self.inputs and target not in self._node_by_name:
             raise UsageProblem(self.unknown_name_message(target))
         import numpy as np
 
+        plan = self._exact_plan if exact else self._plan
         with np.errstate(all="ignore"), gc_paused():
-            return self._plan.run(self, target, trace=trace)
+            return plan.run(self, target, trace=trace)
 
 
 class _Plan:
@@ -125,7 +135,8 @@ class _Plan:
     decided once here rather than on every run.
     """
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, *, exact: bool = False) -> None:
+        self.exact = exact
         inputs = graph.inputs
         self.names = names = graph.names
         self.n_inputs = len(inputs)
@@ -133,14 +144,14 @@ class _Plan:
         self.slot = slot = {name: i for i, name in enumerate(names)}
         self.no_grad = no_grad = {i for i, value in enumerate(inputs.values()) if not value.grad}
         const_base = len(names)
-        constants: dict[Const, int] = {}
+        constants: list[Any] = []
+        lookup: dict[Any, int] = dict(slot)  # names, and each distinct Const once seen
+        get = lookup.get
 
-        def index(arg: Arg) -> int:
-            if isinstance(arg, str):
-                return slot[arg]
-            found = constants.get(arg)
-            if found is None:
-                found = constants[arg] = const_base + len(constants)
+        def constant(arg: Arg) -> int:
+            assert isinstance(arg, Const)
+            found = lookup[arg] = const_base + len(constants)
+            constants.append(_exact_constant(arg) if exact else arg.value)
             return found
 
         def wanted(s: int) -> int:
@@ -159,17 +170,25 @@ class _Plan:
             arity = len(args)
             layer_class = classes.get(node.op)
             if layer_class is None:
-                layer_class = classes[node.op] = OPS[node.op].layer_class()
-            a = index(args[0])
-            b = index(args[1]) if arity > 1 else -1
-            c = index(args[2]) if arity > 2 else -1
+                layer_class = _exact_layer(graph, node) if exact else OPS[node.op].layer_class()
+                classes[node.op] = layer_class
+            a = get(args[0])
+            if a is None:
+                a = constant(args[0])
+            b = c = -1
+            if arity > 1:
+                found = get(args[1])
+                b = constant(args[1]) if found is None else found
+                if arity > 2:
+                    found = get(args[2])
+                    c = constant(args[2]) if found is None else found
             step((layer_class, arity, a, b, c))
             if no_grad or a >= const_base or b >= const_base or c >= const_base:
                 wa, wb, wc = wanted(a), wanted(b), wanted(c)
                 back((arity if wa >= 0 or wb >= 0 or wc >= 0 else 0, wa, wb, wc))
             else:
                 back((arity, a, b, c))
-        self.constants = [c.value for c in constants]
+        self.constants = constants
 
     def run(self, graph: Graph, target: str, *, trace: bool = False) -> Evaluation:
         values, layers = self.forward(graph)
@@ -200,7 +219,7 @@ class _Plan:
 
     def forward(self, graph: Graph) -> tuple[list[Any], list[Any]]:
         """Every slot's value; each node's layer keeps what its backward needs."""
-        values: list[Any] = [v.value for v in graph.inputs.values()]
+        values = _exact_inputs(graph) if self.exact else [v.value for v in graph.inputs.values()]
         values += [None] * self.n_nodes
         values += self.constants
         layers: list[Any] = []
@@ -313,15 +332,52 @@ def _failure(graph: Graph, i: int, phase: str, err: Exception) -> EvaluationErro
     return EvaluationError([graph.locate(node.name, message)])
 
 
+def _exact_layer(graph: Graph, node: NodeDef) -> Any:
+    """The exact layer of a node's op, or an error naming the node."""
+    from bpcalc.exact import EXACT_LAYERS
+
+    if node.op not in EXACT_LAYERS:
+        exact_ops = ", ".join(EXACT_LAYERS)
+        message = (
+            f"--exact: node '{node.name}' uses {node.op}, which is not exact over the "
+            f"rationals (exact ops: {exact_ops})"
+        )
+        raise EvaluationError([graph.locate(node.name, message)])
+    return EXACT_LAYERS[node.op]
+
+
+def _exact_constant(arg: Const) -> Any:
+    from bpcalc.exact import to_fraction
+
+    return to_fraction(arg.text)
+
+
+def _exact_inputs(graph: Graph) -> list[Any]:
+    """Input values as Fractions read from the decimals written in the file or --set."""
+    from bpcalc.exact import NotExact, exact_value
+
+    values = []
+    for name, value in graph.inputs.items():
+        try:
+            values.append(exact_value(value.source))
+        except NotExact as err:
+            raise EvaluationError([graph.locate(name, f"--exact: input '{name}': {err}")]) from None
+    return values
+
+
 def _ones_like(value: Any) -> Any:
     import numpy as np
 
+    if isinstance(value, Fraction):
+        return Fraction(1)
     return np.ones_like(value) if isinstance(value, np.ndarray) else 1.0
 
 
 def _zeros_like(value: Any) -> Any:
     import numpy as np
 
+    if isinstance(value, Fraction):
+        return Fraction(0)
     return np.zeros_like(value) if isinstance(value, np.ndarray) else 0.0
 
 
@@ -329,6 +385,9 @@ def _finite(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     import numpy as np
+
+    if isinstance(value, Fraction) or value.dtype == np.dtype(object):
+        return True  # exact rationals are always finite
 
     return bool(np.isfinite(value).all())
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any
 
 TABLE_DIGITS = 12  # so the book's 3.3000000000000003 reads 3.3 in a table
 TENSOR_DIGITS = 4  # tensors in a table: enough to read, short enough to fit
 
 
-def number(x: float, digits: int | None = None) -> str:
-    """Shortest round-trip text of a float64 (``repr``), or ``digits`` significant digits."""
+def number(x: float | Fraction, digits: int | None = None) -> str:
+    """Shortest round-trip text of a float64 (``repr``), or ``digits`` significant digits.
+
+    An exact ``Fraction`` (from ``--exact``) is written exactly, whatever ``digits`` says.
+    """
+    if isinstance(x, Fraction):
+        return exact_text(x)
     x = float(x)
     if not math.isfinite(x):
         return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
@@ -26,7 +32,7 @@ def rounded(x: float, digits: int | None) -> float:
 
 def value_text(value: Any, digits: int | None = None) -> str:
     """A float, or an array as a nested list on one line (``[[1.0, 2.0], [3.0, 4.0]]``)."""
-    if isinstance(value, float | int):
+    if isinstance(value, float | int | Fraction):
         return number(value, digits)
     return _nested(value.tolist(), digits)
 
@@ -42,15 +48,33 @@ def json_value(value: Any, digits: int | None = None) -> Any:
     "NaN", "Infinity" and "-Infinity" (the convention of JavaScript and Protocol Buffers)."""
     if value is None:
         return None
-    if isinstance(value, float | int):
-        return _json_number(float(value), digits)
+    if isinstance(value, float | int | Fraction):
+        return _json_number(value, digits)
     flat = [_json_number(x, digits) for x in value.ravel().tolist()]
     for size in reversed(value.shape[1:]):
         flat = [flat[i : i + size] for i in range(0, len(flat), size)]
     return flat
 
 
-def _json_number(x: float, digits: int | None) -> Any:
+def _json_number(x: float | Fraction, digits: int | None) -> Any:
+    if isinstance(x, Fraction):
+        return {"fraction": str(x), "float": float(x)}
     if math.isfinite(x):
         return rounded(x, digits)
     return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+
+
+def exact_text(value: Fraction) -> str:
+    """An exact decimal where one exists (``3.3``, ``715``), else the fraction (``1/3``)."""
+    rest, twos, fives = value.denominator, 0, 0
+    while rest % 2 == 0:
+        rest, twos = rest // 2, twos + 1
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    if rest != 1:
+        return f"{value.numerator}/{value.denominator}"
+    # A denominator 2**a 5**b divides 10**max(a, b): that many decimal places are exact.
+    places = max(twos, fives)
+    digits = str(abs(value.numerator) * 10**places // value.denominator).rjust(places + 1, "0")
+    sign = "-" if value < 0 else ""
+    return sign + (f"{digits[:-places]}.{digits[-places:]}" if places else digits)

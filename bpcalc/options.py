@@ -105,6 +105,16 @@ def graph_options(func: F) -> F:
     return func
 
 
+def exact_option(func: F) -> F:
+    """``--exact``: rational arithmetic from the decimals as written."""
+    return click.option(
+        "--exact",
+        is_flag=True,
+        help="Compute exactly with fractions (1.1 is 11/10); only for add, sub, mul, div, neg, "
+        "sum, mean, relu and pow with a whole-number exponent.",
+    )(func)
+
+
 def output_options(func: F) -> F:
     func = click.option(
         "--digits",
@@ -204,7 +214,7 @@ def evaluate_graph(params: dict[str, Any], *, trace: bool = False) -> tuple[Grap
     graph = load_graph(
         params["graph"], params["sets"], limits_from(params), params["allow_outside_files"]
     )
-    evaluation = graph.evaluate(of=params["of"], trace=trace)
+    evaluation = graph.evaluate(of=params["of"], trace=trace, exact=params.get("exact", False))
     if evaluation.warnings:
         from bpcalc.errors import EvaluationError
 

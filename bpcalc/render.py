@@ -11,6 +11,7 @@ import io
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from fractions import Fraction
 from typing import Any, Literal
 
 from bpcalc.numfmt import TABLE_DIGITS, TENSOR_DIGITS, number
@@ -58,12 +59,15 @@ def table_cell(value: Any, digits: int | None, width: int = 72) -> str:
     """A value for people: rounded, and long tensors summarised the numpy way in ``width``."""
     if value is None:
         return "—"
-    if isinstance(value, float | int):
+    if isinstance(value, float | int | Fraction):
         return number(value, digits or TABLE_DIGITS)
     import numpy as np
 
     shown_digits = digits or TENSOR_DIGITS
-    formatter: Any = {"float_kind": lambda x: number(x, shown_digits)}
+    formatter: Any = {
+        "float_kind": lambda x: number(x, shown_digits),
+        "object": number,  # exact Fractions (--exact), never rounded
+    }
     return np.array2string(
         value, threshold=24, edgeitems=3, max_line_width=width, formatter=formatter
     )

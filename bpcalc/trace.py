@@ -14,10 +14,11 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from bpcalc.numbers import Const
-from bpcalc.numfmt import TABLE_DIGITS, TENSOR_DIGITS, json_value, number
+from bpcalc.numfmt import TABLE_DIGITS, TENSOR_DIGITS, json_value, number, value_text
 from bpcalc.registry import OPS
 
 if TYPE_CHECKING:
@@ -155,6 +156,8 @@ def _operands(node: NodeDef, values: dict[str, Any]) -> Iterator[Operand]:
 
 def _local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...] | None:
     """Each input's local derivative, by running the layer backward from 1 (scalars only)."""
+    if isinstance(values[node.name], Fraction):
+        return _exact_local_derivatives(node, values)
     inputs = [arg.value if isinstance(arg, Const) else values[arg] for arg in node.args]
     if not all(isinstance(v, float | int) for v in [*inputs, values[node.name]]):
         return None
@@ -165,6 +168,19 @@ def _local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...]
         layer.forward(*inputs)
         local = layer.backward(1.0)
     return tuple(float(x) for x in (local if len(inputs) > 1 else (local,)))
+
+
+def _exact_local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The same with the exact layers of ``--exact``: rational local derivatives."""
+    from bpcalc.exact import EXACT_LAYERS, to_fraction
+
+    inputs = [to_fraction(arg.text) if isinstance(arg, Const) else values[arg] for arg in node.args]
+    if not all(isinstance(v, Fraction) for v in inputs):
+        return None
+    layer = EXACT_LAYERS[node.op]()
+    layer.forward(*inputs)
+    local = layer.backward(Fraction(1))
+    return tuple(local if len(inputs) > 1 else (local,))
 
 
 # --- showing values ------------------------------------------------------------------------
@@ -193,8 +209,10 @@ class Numbers:
         """A scalar, a small or ``--full`` tensor in numpy's layout, or a tensor's summary."""
         if value is None:
             return "—"
-        if isinstance(value, float | int):
+        if isinstance(value, float | int | Fraction):
             return number(value, self.scalar)
+        if value.dtype.kind == "O":  # exact Fractions (--exact): always in full
+            return value_text(value)
         if self.full:
             return tensor_text(value, self.full_tensor)
         if value.size <= INLINE_ELEMENTS:
@@ -231,7 +249,9 @@ def _stats(value: Any) -> tuple[float, float, float]:
 
 def json_summary(value: Any, digits: int | None, full: bool) -> Any:
     """A scalar as a number; a tensor as nested lists with ``full``, else shape and statistics."""
-    if value is None or isinstance(value, float | int) or full:
+    if value is None or isinstance(value, float | int | Fraction) or full:
+        return json_value(value, digits)
+    if value.dtype.kind == "O":  # exact Fractions (--exact)
         return json_value(value, digits)
     low, mean, high = _stats(value)
     return {

@@ -35,6 +35,7 @@ class InputValue:
 
     value: Any  # float | np.ndarray
     grad: bool = True
+    source: Any = None  # the plain data it was read from: --exact reads decimals from it
 
 
 def read_input(
@@ -43,7 +44,7 @@ def read_input(
     """Turn an input's plain data (text, lists, mappings) into a float or float64 array."""
     if isinstance(raw, dict):
         return _read_mapping(raw, base_dir, limits, allow_outside_files)
-    return InputValue(read_literal(raw, limits))
+    return InputValue(read_literal(raw, limits), source=raw)
 
 
 def read_literal(raw: Any, limits: Limits, where: tuple[str | int, ...] = ()) -> Any:
@@ -141,7 +142,7 @@ def _read_mapping(
         value = _read_file(body, base_dir, limits, allow_outside_files)
     else:
         value = _generate(kind, raw, limits)
-    return InputValue(value, grad)
+    return InputValue(value, grad, source=raw)
 
 
 def _read_bool(raw: Any, where: tuple[str | int, ...]) -> bool:

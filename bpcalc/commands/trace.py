@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bpcalc.options import CONTEXT, evaluate_graph, graph_options, pass_params
+from bpcalc.options import CONTEXT, evaluate_graph, exact_option, graph_options, pass_params
 
 if TYPE_CHECKING:
     from bpcalc.trace import Line
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 @click.command(context_settings=CONTEXT)
 @graph_options
+@exact_option
 @click.option(
     "-o",
     "--output",

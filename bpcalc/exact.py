@@ -1,0 +1,218 @@
+"""Exact rational arithmetic for ``--exact``: the same layers' protocol over ``Fraction``.
+
+Decimal inputs are read from their text, so ``1.1`` is 11/10 and the apple/orange graph gives
+price exactly 715 and dApple exactly 11/5. Only ops that are exact over the rationals have an
+exact layer (``registry.OpSpec.exact``); a graph using another op is refused by name.
+Tensors are numpy arrays of ``Fraction`` (dtype object), so broadcasting works as for floats.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+ZERO: Any = Fraction(0)  # typed Any: numpy stubs do not know Fraction
+ONE: Any = Fraction(1)
+
+
+class NotExact(ValueError):
+    """A value or op that has no exact rational form."""
+
+
+def to_fraction(text: str) -> Fraction:
+    """A number's exact value from its text (``"1.1"`` is 11/10); no NaN or infinity."""
+    try:
+        return Fraction(text.strip().replace("_", ""))
+    except (ValueError, ZeroDivisionError):
+        raise NotExact(f"'{text}' has no exact rational value") from None
+
+
+def exact_value(raw: Any) -> Any:
+    """An input's plain data (as read from the file or --set) as a Fraction or object array."""
+    if isinstance(raw, str):
+        return to_fraction(raw)
+    if isinstance(raw, list):
+        array = np.array(_map_nested(raw), dtype=object)
+        return array
+    if isinstance(raw, dict):
+        for kind, fill in (("zeros", ZERO), ("ones", ONE)):
+            if kind in raw:
+                shape = raw[kind] if isinstance(raw[kind], list) else [raw[kind]]
+                return np.full(tuple(int(s) for s in shape), fill, dtype=object)
+        if "value" in raw:
+            return exact_value(raw["value"])
+        kind = next(k for k in ("file", "random") if k in raw)
+        raise NotExact(f"a '{kind}:' input has no exact decimal text")
+    raise NotExact(f"{raw!r} has no exact value")
+
+
+def _map_nested(raw: list[Any]) -> list[Any]:
+    """Convert the numbers of a (rectangular, already checked) nested list, iteratively."""
+    result: list[Any] = []
+    stack = [(raw, result)]
+    while stack:
+        source, target = stack.pop()
+        for item in source:
+            if isinstance(item, list):
+                child: list[Any] = []
+                target.append(child)
+                stack.append((item, child))
+            else:
+                target.append(to_fraction(item))
+    return result
+
+
+def _sum_to(grad: Any, like: Any) -> Any:
+    """Sum a broadcast gradient back to the shape of ``like``, keeping Fractions exact."""
+    if isinstance(like, np.ndarray):
+        if not isinstance(grad, np.ndarray):
+            return np.full(like.shape, grad, dtype=object)
+        extra = grad.ndim - like.ndim
+        axes = tuple(range(extra)) + tuple(
+            extra + i for i, n in enumerate(like.shape) if n == 1 and grad.shape[extra + i] != 1
+        )
+        return grad.sum(axis=axes).reshape(like.shape) if axes else grad.reshape(like.shape)
+    if isinstance(grad, np.ndarray):
+        return sum(grad.ravel(), ZERO)
+    return grad
+
+
+def is_zero(value: Any) -> bool:
+    return bool(np.all(value == 0))
+
+
+class ExactBinary:
+    """Shared state of two-input exact layers."""
+
+    def __init__(self) -> None:
+        self.x: Any = None
+        self.y: Any = None
+
+
+class ExactAdd(ExactBinary):
+    def forward(self, x: Any, y: Any) -> Any:
+        self.x, self.y = x, y
+        return x + y
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        return _sum_to(dout, self.x), _sum_to(dout, self.y)
+
+
+class ExactSub(ExactBinary):
+    def forward(self, x: Any, y: Any) -> Any:
+        self.x, self.y = x, y
+        return x - y
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        return _sum_to(dout, self.x), _sum_to(-dout, self.y)
+
+
+class ExactMul(ExactBinary):
+    def forward(self, x: Any, y: Any) -> Any:
+        self.x, self.y = x, y
+        return x * y
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        return _sum_to(dout * self.y, self.x), _sum_to(dout * self.x, self.y)
+
+
+class ExactDiv(ExactBinary):
+    def forward(self, x: Any, y: Any) -> Any:
+        if is_zero(y) if not isinstance(y, np.ndarray) else bool(np.any(y == 0)):
+            raise ZeroDivisionError("division by zero has no exact value")
+        self.x, self.y = x, y
+        return x / y
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        return _sum_to(dout / self.y, self.x), _sum_to(-dout * self.x / (self.y * self.y), self.y)
+
+
+class ExactPow(ExactBinary):
+    """x ** n for a whole-number constant n (a node exponent would need ln x)."""
+
+    def forward(self, x: Any, y: Any) -> Any:
+        if isinstance(y, np.ndarray) or Fraction(y).denominator != 1:
+            raise NotExact("pow is exact only with a whole-number exponent")
+        if y < 0 and (is_zero(x) if not isinstance(x, np.ndarray) else bool(np.any(x == 0))):
+            raise ZeroDivisionError("0 to a negative power has no exact value")
+        self.x, self.y = x, int(y)
+        return x**self.y
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        n = self.y
+        dx = dout * n * self.x ** (n - 1) if n != 0 else dout * ZERO * self.x
+        # d/dn x**n = x**n ln x is irrational in general; n is a constant, so no one asks.
+        return _sum_to(dx, self.x), ZERO
+
+
+class ExactNeg:
+    def forward(self, x: Any) -> Any:
+        return -x
+
+    def backward(self, dout: Any) -> Any:
+        return -dout
+
+
+class ExactIdentity:
+    def forward(self, x: Any) -> Any:
+        return x
+
+    def backward(self, dout: Any) -> Any:
+        return dout
+
+
+class ExactRelu:
+    """relu'(0) = 0, as for floats."""
+
+    def __init__(self) -> None:
+        self.mask: Any = None
+
+    def forward(self, x: Any) -> Any:
+        self.mask = x <= 0
+        if isinstance(x, np.ndarray):
+            return np.where(self.mask, ZERO, x)
+        return ZERO if self.mask else x
+
+    def backward(self, dout: Any) -> Any:
+        if isinstance(self.mask, np.ndarray):
+            return np.where(self.mask, ZERO, dout)
+        return ZERO if self.mask else dout
+
+
+class ExactSum:
+    def __init__(self) -> None:
+        self.x: Any = None
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        return sum(x.ravel(), ZERO) if isinstance(x, np.ndarray) else x
+
+    def backward(self, dout: Any) -> Any:
+        return np.full(self.x.shape, dout, dtype=object) if isinstance(self.x, np.ndarray) else dout
+
+
+class ExactMean(ExactSum):
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        return sum(x.ravel(), ZERO) / x.size if isinstance(x, np.ndarray) else x
+
+    def backward(self, dout: Any) -> Any:
+        if isinstance(self.x, np.ndarray):
+            return np.full(self.x.shape, dout / self.x.size, dtype=object)
+        return dout
+
+
+EXACT_LAYERS: dict[str, type] = {
+    "add": ExactAdd,
+    "sub": ExactSub,
+    "mul": ExactMul,
+    "div": ExactDiv,
+    "pow": ExactPow,
+    "neg": ExactNeg,
+    "identity": ExactIdentity,
+    "relu": ExactRelu,
+    "sum": ExactSum,
+    "mean": ExactMean,
+}
