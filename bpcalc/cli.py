@@ -19,6 +19,7 @@ from bpcalc.options import (
     complete_names,
     evaluate_graph,
     exact_option,
+    format_option,
     graph_options,
     output_options,
     pass_params,
@@ -170,14 +171,9 @@ def _refuse_exact_batch(params: dict[str, Any]) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("name", required=False)
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "table", "tsv", "json"]),
-    help="Output format.",
+@format_option(
+    ["auto", "table", "tsv", "json"],
+    "Output format.",
 )
 def examples(name: str | None, fmt: str) -> None:
     """List the bundled example graphs, or print one of them.

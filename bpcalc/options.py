@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -115,21 +115,33 @@ def exact_option(func: F) -> F:
     )(func)
 
 
-def output_options(func: F) -> F:
-    func = click.option(
-        "--digits",
-        type=click.IntRange(1, 17),
-        metavar="N",
-        help="Significant digits to show (default: all digits in machine formats, 12 in tables).",
-    )(func)
+def format_option(choices: Sequence[str], help: str) -> Callable[[F], F]:
+    """``-o/--output`` with the formats a command writes (its ``fmt`` parameter)."""
     return click.option(
         "-o",
         "--output",
         "fmt",
         default="auto",
         show_default=True,
-        type=click.Choice(["auto", "table", "tsv", "csv", "json"]),
-        help="Output format; auto is a table on a terminal, TSV in a pipe.",
+        type=click.Choice(choices),
+        help=help,
+    )
+
+
+def digits_option(
+    help: str = "Significant digits to show (default: all digits in machine formats, "
+    "12 in tables).",
+) -> Callable[[F], F]:
+    """``--digits N``: rounding for display; machine formats are lossless without it."""
+    return click.option("--digits", type=click.IntRange(1, 17), metavar="N", help=help)
+
+
+def output_options(func: F) -> F:
+    """``-o`` and ``--digits`` as run and grad take them."""
+    func = digits_option()(func)
+    return format_option(
+        ["auto", "table", "tsv", "csv", "json"],
+        "Output format; auto is a table on a terminal, TSV in a pipe.",
     )(func)
 
 

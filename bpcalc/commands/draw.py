@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bpcalc.options import CONTEXT, evaluate_graph, graph_options, pass_params
+from bpcalc.options import (
+    CONTEXT,
+    digits_option,
+    evaluate_graph,
+    format_option,
+    graph_options,
+    pass_params,
+)
 
 if TYPE_CHECKING:
     from bpcalc.graph import Evaluation, Graph
@@ -17,21 +24,13 @@ FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
 
 @click.command(context_settings=CONTEXT)
 @graph_options
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    default="auto",
-    show_default=True,
-    type=click.Choice(FORMATS),
-    help="Output format; auto is text on a terminal, dot in a pipe. svg, png and pdf need "
+@format_option(
+    FORMATS,
+    "Output format; auto is text on a terminal, dot in a pipe. svg, png and pdf need "
     "Graphviz; png and pdf are never written to a terminal.",
 )
-@click.option(
-    "--digits",
-    type=click.IntRange(1, 17),
-    metavar="N",
-    help="Significant digits on the edges [12 for numbers, 4 for tensors].",
+@digits_option(
+    "Significant digits on the edges [12 for numbers, 4 for tensors].",
 )
 @pass_params
 def draw(params: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from bpcalc.options import CONTEXT
+from bpcalc.options import CONTEXT, format_option
 from bpcalc.registry import OPS, OpSpec
 
 COLUMNS = ("op", "class", "inputs", "forward", "local derivatives", "notes")
@@ -15,14 +15,9 @@ REGENERATE = "uv run bpcalc ops -o markdown > docs/ops.md"
 
 
 @click.command(context_settings=CONTEXT)
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "table", "tsv", "csv", "json", "markdown"]),
-    help="Output format; auto is a table on a terminal, TSV in a pipe.",
+@format_option(
+    ["auto", "table", "tsv", "csv", "json", "markdown"],
+    "Output format; auto is a table on a terminal, TSV in a pipe.",
 )
 def ops(fmt: str) -> None:
     """List every op a graph can use: class, inputs, forward formula, local derivatives.

@@ -6,27 +6,25 @@ from typing import Any
 
 import click
 
-from bpcalc.options import CONTEXT, graph_options, pass_params
+from bpcalc.options import (
+    CONTEXT,
+    digits_option,
+    format_option,
+    graph_options,
+    pass_params,
+)
 
 
 @click.command(context_settings=CONTEXT)
 @graph_options
 @click.argument("specs", nargs=-1, metavar="NAME=START:STOP:COUNT[:log]...")
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "table", "tsv", "csv", "json", "svg"]),
-    help="Output format; auto is a table and a chart on a terminal, TSV in a pipe; "
+@format_option(
+    ["auto", "table", "tsv", "csv", "json", "svg"],
+    "Output format; auto is a table and a chart on a terminal, TSV in a pipe; "
     "svg is the chart as an SVG document.",
 )
-@click.option(
-    "--digits",
-    type=click.IntRange(1, 17),
-    metavar="N",
-    help="Significant digits to show (default: all digits in machine formats, 12 in tables).",
+@digits_option(
+    "Significant digits to show (default: all digits in machine formats, 12 in tables).",
 )
 @click.option(
     "--wrt",

@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bpcalc.options import CONTEXT, evaluate_graph, exact_option, graph_options, pass_params
+from bpcalc.options import (
+    CONTEXT,
+    digits_option,
+    evaluate_graph,
+    exact_option,
+    format_option,
+    graph_options,
+    pass_params,
+)
 
 if TYPE_CHECKING:
     from bpcalc.trace import Line
@@ -15,23 +23,15 @@ if TYPE_CHECKING:
 @click.command(context_settings=CONTEXT)
 @graph_options
 @exact_option
-@click.option(
-    "-o",
-    "--output",
-    "fmt",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "rich", "text", "json"]),
-    help="Output format; auto is rich (coloured, rounded) on a terminal, plain text in a pipe.",
+@format_option(
+    ["auto", "rich", "text", "json"],
+    "Output format; auto is rich (coloured, rounded) on a terminal, plain text in a pipe.",
 )
 @click.option(
     "--full", is_flag=True, help="Show tensors element by element instead of shape and summary."
 )
-@click.option(
-    "--digits",
-    type=click.IntRange(1, 17),
-    metavar="N",
-    help="Significant digits to show (default: all digits in text and JSON, 12 in rich).",
+@digits_option(
+    "Significant digits to show (default: all digits in text and JSON, 12 in rich).",
 )
 @pass_params
 def trace(params: dict[str, Any]) -> None:
