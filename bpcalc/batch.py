@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from bpcalc.errors import UsageProblem
+from bpcalc.options import DEFAULT_CHUNK_SIZE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,57 +30,10 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_CHUNK_SIZE = 65536
 # Ops that compute row i of the result from row i of their inputs only.
 ELEMENTWISE_OPS = frozenset(
     {"add", "sub", "mul", "div", "pow", "neg", "identity", "exp", "log", "tanh", "relu", "sigmoid"}
 )
-_BATCH_ONLY = (("batch_format", "auto", "--batch-format"), ("chunk_size", None, "--chunk-size"))
-
-
-def batch_options(func: F) -> F:
-    """--batch FILE and the options that go with it."""
-    options = [
-        click.option(
-            "--batch",
-            "batch",
-            metavar="FILE",
-            help="Evaluate once per row of FILE (CSV, TSV or JSON Lines with a header naming "
-            "inputs; '-' for stdin) and print one row per row.",
-        ),
-        click.option(
-            "--batch-format",
-            type=click.Choice(["auto", "csv", "tsv", "jsonl"]),
-            default="auto",
-            show_default=True,
-            help="Format of the --batch file; auto goes by its extension, else its first line.",
-        ),
-        click.option(
-            "--chunk-size",
-            type=click.IntRange(1),
-            metavar="ROWS",
-            help=f"Rows evaluated at once with --batch [{DEFAULT_CHUNK_SIZE:,}].",
-        ),
-        click.option(
-            "--skip-bad",
-            is_flag=True,
-            help="With --batch, report bad rows on stderr and go on instead of stopping.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def batch_requested(params: dict[str, Any]) -> bool:
-    """Whether --batch was given; its companion options without it are a usage error."""
-    if params.get("batch") is not None:
-        return True
-    given = [flag for key, default, flag in _BATCH_ONLY if params.get(key, default) != default]
-    given += ["--skip-bad"] if params.get("skip_bad") else []
-    if given:
-        raise UsageProblem(f"{given[0]} goes with --batch FILE")
-    return False
 
 
 # --- evaluation ------------------------------------------------------------------------------

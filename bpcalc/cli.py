@@ -12,10 +12,11 @@ from typing import Any
 import click
 
 from bpcalc import __version__
-from bpcalc.batch import batch_options, batch_requested, run_batch
 from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem
 from bpcalc.options import (
     CONTEXT,
+    batch_options,
+    batch_requested,
     complete_names,
     evaluate_graph,
     exact_option,
@@ -39,13 +40,14 @@ class ReportedError(click.ClickException):
 
 
 # Commands that live in their own modules, imported only when used (or listed by --help).
-LAZY_COMMANDS: dict[str, str] = {
-    "check": "bpcalc.commands.check:check",
-    "draw": "bpcalc.commands.draw:draw",
-    "export": "bpcalc.commands.export:export",
-    "ops": "bpcalc.commands.ops:ops",
-    "sweep": "bpcalc.commands.sweep:sweep",
-    "trace": "bpcalc.commands.trace:trace",
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module:attribute, the command's short_help, shown by --help without importing it)
+    "check": ("bpcalc.commands.check:check", "Check backprop against central differences."),
+    "draw": ("bpcalc.commands.draw:draw", "Draw the graph with values and gradients."),
+    "export": ("bpcalc.commands.export:export", "Write the graph as a book-style script."),
+    "ops": ("bpcalc.commands.ops:ops", "List every op with its local derivatives."),
+    "sweep": ("bpcalc.commands.sweep:sweep", "Evaluate over a range of an input's values."),
+    "trace": ("bpcalc.commands.trace:trace", "Show the forward and backward pass step by step."),
 }
 
 
@@ -59,20 +61,55 @@ class BpcalcGroup(click.Group):
         if cmd_name in LAZY_COMMANDS:
             import importlib
 
-            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            module, _, attr = LAZY_COMMANDS[cmd_name][0].partition(":")
             command: click.Command = getattr(importlib.import_module(module), attr)
             return command
         return super().get_command(ctx, cmd_name)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list, with lazy commands' short help taken from LAZY_COMMANDS."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            if name in LAZY_COMMANDS:
+                rows.append((name, LAZY_COMMANDS[name][1]))
+            else:
+                command = super().get_command(ctx, name)
+                assert command is not None
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a reader that has gone (`| head`) shows here, not at exit
+            return result
         except BpcalcError as error:
             if ctx.meta.get("bpcalc.debug"):
                 raise
             raise ReportedError(error) from None
         except KeyboardInterrupt:
             raise click.exceptions.Exit(ExitStatus.INTERRUPTED) from None
+        except BrokenPipeError:
+            # stdout's reader has gone (`| head`) with all it wanted: stop quietly, exit 0,
+            # and send what is still buffered nowhere, so the flush at exit cannot fail.
+            import contextlib
+            import os
+
+            with contextlib.suppress(OSError, ValueError):  # no real stdout (in tests)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return None
+        except MemoryError:
+            if ctx.meta.get("bpcalc.debug"):
+                raise
+            click.echo(
+                "Error: out of memory; lower --max-elements or --max-nodes to refuse "
+                "such a graph before it is evaluated",
+                err=True,
+            )
+            raise click.exceptions.Exit(ExitStatus.ERROR) from None
 
 
 OPS_HELP = ", ".join(OPS)
@@ -120,6 +157,8 @@ def run(params: dict[str, Any]) -> None:
     from bpcalc.report import print_run
 
     if batch_requested(params):
+        from bpcalc.batch import run_batch
+
         _refuse_exact_batch(params)
         return run_batch(params)
     graph, evaluation = evaluate_graph(params)
@@ -153,6 +192,8 @@ def grad(params: dict[str, Any]) -> None:
     from bpcalc.report import print_grad
 
     if batch_requested(params):
+        from bpcalc.batch import run_batch
+
         _refuse_exact_batch(params)
         return run_batch(params, wrt=params["wrt"])
     graph, evaluation = evaluate_graph(params)
@@ -205,8 +246,22 @@ def completion(shell: str) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point; Ctrl-C anywhere exits 130 without a traceback."""
+    import os
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if ignored
+        signal.signal(signal.SIGINT, _interrupted)
+    for stream, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, stream) is None:  # closed (`<&-`, `>&-`): read nothing, write nowhere
+            setattr(sys, stream, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115
     try:
         cli.main(prog_name="bpcalc")
     except KeyboardInterrupt:
         sys.exit(ExitStatus.INTERRUPTED)
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    """Ctrl-C: exit 130 at once. (A KeyboardInterrupt outside a command, while click parses
+    the command line, would make click print 'Aborted!' and exit 1.)"""
+    raise SystemExit(ExitStatus.INTERRUPTED)

@@ -30,18 +30,43 @@ class Diagnostic:
     source_line: str | None = None  # the text of that line, to show under the message
 
     def location(self) -> str:
+        if not self.file:
+            return "Error"  # about no file: reads like a usage error
         if self.line:
             return f"{self.file}:{self.line}:{self.col or 1}"
         return self.file
 
     def render(self) -> str:
-        text = f"{self.location()}: {self.message}"
+        text = printable(f"{self.location()}: {self.message}")
         if self.source_line is not None and self.line:
-            shown, col = _excerpt(self.source_line.rstrip(), max(self.col, 1))
+            line = self.source_line.rstrip()
+            col = len(printable(line[: max(self.col, 1) - 1])) + 1  # in the escaped text
+            shown, col = _excerpt(printable(line), col)
             gutter = f"{self.line:>5} | "
             caret = " " * (len(gutter) - 2) + "| " + " " * (col - 1) + "^"
             text += f"\n{gutter}{shown}\n{caret}"
         return text
+
+
+# Control characters (escape sequences that recolour or clear a terminal, carriage returns
+# that overwrite a line, newlines that would fake another message) and bidirectional
+# overrides ("Trojan source") from a hostile file are shown escaped, never sent to the
+# terminal as they are. Only tabs pass.
+_UNPRINTABLE = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in (
+        *range(0x00, 0x09),
+        *range(0x0A, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0x2028, 0x202F),  # line and paragraph separators, bidi embeddings
+        *range(0x2066, 0x206A),
+    )
+}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so a message cannot drive the terminal."""
+    return text.translate(_UNPRINTABLE)
 
 
 def _excerpt(line: str, col: int, width: int = 100) -> tuple[str, int]:
@@ -62,7 +87,7 @@ class BpcalcError(Exception):
 
     def __init__(self, diagnostics: Iterable[Diagnostic] | str) -> None:
         if isinstance(diagnostics, str):
-            diagnostics = [Diagnostic(diagnostics)]
+            diagnostics = [Diagnostic(diagnostics, file="")]
         self.diagnostics = list(diagnostics)
         super().__init__(self.render())
 
@@ -97,7 +122,7 @@ class UsageProblem(BpcalcError):
         super().__init__([Diagnostic(message, file="bpcalc")])
 
     def render(self) -> str:
-        return f"Error: {self.diagnostics[0].message}"
+        return printable(f"Error: {self.diagnostics[0].message}")
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

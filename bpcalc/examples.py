@@ -49,7 +49,7 @@ def resolve_graph(arg: str | None) -> GraphRef:
     if arg == "-":
         return GraphRef("<stdin>", None)
     path = Path(arg)
-    if path.exists() or os.sep in arg or path.suffix:
+    if _exists(path) or os.sep in arg or path.suffix:
         return GraphRef(arg, path)
     examples = example_paths()
     if arg in examples:
@@ -60,10 +60,25 @@ def resolve_graph(arg: str | None) -> GraphRef:
     )
 
 
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; False for a name the system refuses (too long, say): opening
+    it then gives the clear error."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def read_graph_text(ref: GraphRef, limits: Limits) -> str:
     """The text of the graph; a file that cannot be opened is a usage error (exit 2)."""
-    from bpcalc.source import decode, read_text
+    from bpcalc.source import decode, read_text, read_up_to
 
     if ref.path is None:
-        return decode(sys.stdin.buffer.read(limits.max_file_bytes + 1), ref.shown, limits)
+        try:
+            fd = sys.stdin.buffer.fileno()
+        except (OSError, ValueError, AttributeError):  # no real stdin (in tests)
+            data = sys.stdin.buffer.read(limits.max_file_bytes + 1)
+        else:
+            data = read_up_to(fd, limits.max_file_bytes + 1)
+        return decode(data, ref.shown, limits)
     return read_text(ref.path, limits, shown=ref.shown)

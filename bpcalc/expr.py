@@ -7,6 +7,7 @@ Anonymous sub-expressions are named by their source text, so they read well in t
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from bpcalc.errors import did_you_mean
@@ -58,11 +59,25 @@ def parse_expression(name: str, text: str, *, max_length: int) -> list[OpCall]:
     try:
         tree = ast.parse(text.strip(), mode="eval").body
     except SyntaxError as err:
+        long_number = re.search(r"\d{400,}", text.strip())
+        if long_number and "integer string conversion" in err.msg:  # Python's 4,300 digits
+            raise ExpressionError(
+                f"number '{long_number.group()[:37]}...' is too large for float64",
+                long_number.start(),
+            ) from None
         # No offset means the text ended too soon: point at its end.
         column = err.offset - 1 if err.offset else len(text.strip())
-        raise ExpressionError(f"invalid expression: {err.msg}", column) from None
-    except (RecursionError, MemoryError, ValueError):
-        raise ExpressionError("expression is nested too deeply") from None
+        message = err.msg
+        if message == "too many nested parentheses":
+            message += " (Python's parser allows 200): split it into several nodes"
+        raise ExpressionError(f"invalid expression: {message}", column) from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(
+            "expression is nested too deeply for Python's parser (about 3,000 operators in "
+            "a chain): split it into several nodes"
+        ) from None
+    except ValueError as err:  # a NUL character, on Python 3.11
+        raise ExpressionError(f"invalid expression: {err}") from None
     return _Lowering(name, text.strip()).run(tree)
 
 

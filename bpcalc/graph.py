@@ -122,6 +122,9 @@ class Graph:
             raise UsageProblem(self.unknown_name_message(target))
         import numpy as np
 
+        from bpcalc.sizes import check_sizes
+
+        check_sizes(self)  # before allocating: a broadcast can be far larger than its inputs
         plan = self._exact_plan if exact else self._plan
         with np.errstate(all="ignore"), gc_paused():
             return plan.run(self, target, trace=trace)
@@ -453,7 +456,9 @@ def loads(
     with gc_paused():
         source = parse(text, name)
         definition = read_graph(source, base_dir or Path.cwd(), limits)
-        return build(definition, limits, allow_outside_files=allow_outside_files)
+        graph = build(definition, limits, allow_outside_files=allow_outside_files)
+        source.forget_tree()
+        return graph
 
 
 def build(definition: GraphDef, limits: Limits, *, allow_outside_files: bool = False) -> Graph:

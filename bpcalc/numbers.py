@@ -18,6 +18,9 @@ _SPECIAL = {
     "+inf": math.inf,
     "-inf": -math.inf,
     "nan": math.nan,
+    "infinity": math.inf,  # JSON's Infinity and -Infinity, which Python's json also reads
+    "+infinity": math.inf,
+    "-infinity": -math.inf,
 }
 
 

@@ -243,3 +243,54 @@ def pass_params(func: Callable[..., None]) -> Callable[..., None]:
         func(params)
 
     return wrapper
+
+
+# --- --batch (the evaluation itself is in bpcalc.batch, imported only when used) ------
+
+DEFAULT_CHUNK_SIZE = 65536
+_BATCH_ONLY = (("batch_format", "auto", "--batch-format"), ("chunk_size", None, "--chunk-size"))
+
+
+def batch_options(func: F) -> F:
+    """--batch FILE and the options that go with it."""
+    options = [
+        click.option(
+            "--batch",
+            "batch",
+            metavar="FILE",
+            help="Evaluate once per row of FILE (CSV, TSV or JSON Lines with a header naming "
+            "inputs; '-' for stdin) and print one row per row.",
+        ),
+        click.option(
+            "--batch-format",
+            type=click.Choice(["auto", "csv", "tsv", "jsonl"]),
+            default="auto",
+            show_default=True,
+            help="Format of the --batch file; auto goes by its extension, else its first line.",
+        ),
+        click.option(
+            "--chunk-size",
+            type=click.IntRange(1),
+            metavar="ROWS",
+            help=f"Rows evaluated at once with --batch [{DEFAULT_CHUNK_SIZE:,}].",
+        ),
+        click.option(
+            "--skip-bad",
+            is_flag=True,
+            help="With --batch, report bad rows on stderr and go on instead of stopping.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def batch_requested(params: dict[str, Any]) -> bool:
+    """Whether --batch was given; its companion options without it are a usage error."""
+    if params.get("batch") is not None:
+        return True
+    given = [flag for key, default, flag in _BATCH_ONLY if params.get(key, default) != default]
+    given += ["--skip-bad"] if params.get("skip_bad") else []
+    if given:
+        raise UsageProblem(f"{given[0]} goes with --batch FILE")
+    return False

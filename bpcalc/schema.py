@@ -9,7 +9,7 @@ from typing import Any
 
 from bpcalc.errors import Diagnostic, GraphError, did_you_mean
 from bpcalc.expr import Arg, ExpressionError, OpCall, parse_expression
-from bpcalc.limits import Limits
+from bpcalc.limits import DEFAULT_LIMITS, Limits
 from bpcalc.numbers import NotANumber, is_number_text, parse_number
 from bpcalc.registry import OPS
 from bpcalc.source import DataPath, Source
@@ -48,6 +48,7 @@ class GraphDef:
     base_dir: Path
     problems: list[Diagnostic] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)  # defined, but wrongly: not "unknown" too
+    limits: Limits = DEFAULT_LIMITS  # what it was read with; evaluation checks sizes with it
 
 
 def check_name(name: str) -> str | None:
@@ -92,7 +93,9 @@ def read_graph(source: Source, base_dir: Path, limits: Limits) -> GraphDef:
             output = raw.strip()
         else:
             problems.append(source.diagnostic("output: expects the name of a node", ("output",)))
-    graph = GraphDef(name, description, inputs, nodes, output, source, base_dir, problems)
+    graph = GraphDef(
+        name, description, inputs, nodes, output, source, base_dir, problems, limits=limits
+    )
     declared = {
         key
         for section in ("inputs", "nodes")

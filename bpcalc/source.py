@@ -37,12 +37,25 @@ class Source:
     name: str  # shown in messages: the path as given, or <stdin>
     text: str
     data: Any
-    root: yaml.Node | None = None  # YAML only
+    root: yaml.Node | None = None  # YAML only; composed again on demand after forget_tree()
     lines: list[str] = field(default_factory=list)
     # Each mapping's keys, indexed on first use: a lookup per node must not scan the whole file.
     _keys: dict[int, dict[Any, tuple[yaml.Node, yaml.Node]]] = field(
         default_factory=dict, repr=False
     )
+    is_yaml: bool = False
+
+    def forget_tree(self) -> None:
+        """Drop the composed YAML nodes once the graph is built: a large file makes millions
+        of them, which the cyclic garbage collector would otherwise traverse again and again
+        (seconds, for 100,000 nodes). A later diagnostic composes the text again."""
+        self.root = None
+        self._keys = {}
+
+    def _tree(self) -> yaml.Node | None:
+        if self.root is None and self.is_yaml:
+            self.root = _compose(self.text)
+        return self.root
 
     def diagnostic(
         self, message: str, path: DataPath = (), *, key: bool = False, offset: int = 0
@@ -60,13 +73,15 @@ class Source:
 
     def position(self, path: DataPath, *, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the node at ``path``; (0, 0) when unknown."""
-        if self.root is not None:
-            return _yaml_position(self.root, path, key, self._keys)
+        root = self._tree()
+        if root is not None:
+            return _yaml_position(root, path, key, self._keys)
         return _json_position(self.text, path)
 
     def value_column_offset(self, path: DataPath) -> int:
         """Columns between a scalar's mark and its text: 1 for a quoted scalar."""
-        node = _yaml_node(self.root, path, False, self._keys) if self.root is not None else None
+        root = self._tree()
+        node = _yaml_node(root, path, False, self._keys) if root is not None else None
         return 1 if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"') else 0
 
 
@@ -222,28 +237,47 @@ def _line_of(text: str, line: int) -> str | None:
 
 def _parse_yaml(text: str, name: str) -> Source:
     try:
-        with gc_paused():
-            loader = _Loader(text)
-            try:
-                root = loader.get_single_node()
-            finally:
-                loader.dispose()
+        root = _compose(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         message = " ".join(p for p in (err.context, err.problem) if p) or "invalid YAML"
         line = mark.line + 1 if mark else 0
         col = mark.column + 1 if mark else 0
         raise GraphError([Diagnostic(message, name, line, col, _line_of(text, line))]) from None
+    except yaml.reader.ReaderError as err:
+        raise GraphError([_unacceptable_character(err, text, name)]) from None
     except yaml.YAMLError as err:
         raise GraphError([Diagnostic(f"invalid YAML: {err}", name)]) from None
     except RecursionError:
         raise GraphError([Diagnostic("YAML is nested too deeply", name)]) from None
     if root is None:
         raise GraphError([Diagnostic("the graph file is empty", name)])
-    source = Source(name, text, None, root)
+    source = Source(name, text, None, root, is_yaml=True)
     with gc_paused():
         source.data = _plain(root, source)
     return source
+
+
+def _unacceptable_character(err: yaml.reader.ReaderError, text: str, name: str) -> Diagnostic:
+    """A character YAML refuses (a control character), located: libyaml counts UTF-8 bytes."""
+    offset = err.position
+    if _Loader is not yaml.SafeLoader:
+        offset = len(text.encode("utf-8")[:offset].decode("utf-8", errors="ignore"))
+    line, col = _line_col(text, offset)
+    character = err.character if isinstance(err.character, int) else ord(err.character)
+    message = f"the character U+{character:04X} is not allowed in a YAML file ({err.reason})"
+    return Diagnostic(message, name, line, col, _line_of(text, line))
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The YAML node tree of ``text`` (None for an empty document), with libyaml if present."""
+    with gc_paused():
+        loader = _Loader(text)
+        try:
+            node: yaml.Node | None = loader.get_single_node()
+            return node
+        finally:
+            loader.dispose()
 
 
 def _plain(root: yaml.Node, source: Source) -> Any:
@@ -348,7 +382,7 @@ def read_text(path: os.PathLike[str] | str, limits: Limits, *, shown: str | None
                         )
                     ]
                 )
-            data = file.read(limits.max_file_bytes + 1)
+            data = read_up_to(file.fileno(), limits.max_file_bytes + 1)
     except IsADirectoryError:
         raise CannotOpen([Diagnostic("is a directory, not a graph file", shown)]) from None
     except FileNotFoundError:
@@ -360,6 +394,21 @@ def read_text(path: os.PathLike[str] | str, limits: Limits, *, shown: str | None
     return decode(data, shown, limits)
 
 
+def read_up_to(fd: int, limit: int) -> bytes:
+    """At most ``limit`` bytes from ``fd``, one system call at a time: a buffered read of many
+    bytes from a pipe or a fifo waits on in C, where a Ctrl-C that arrives between two of its
+    reads is noticed only when more data comes (perhaps never)."""
+    chunks = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, min(limit - size, 1 << 24))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def decode(data: bytes, shown: str, limits: Limits) -> str:
     if len(data) > limits.max_file_bytes:
         raise GraphError(
@@ -368,6 +417,10 @@ def decode(data: bytes, shown: str, limits: Limits) -> str:
                     f"input is larger than {limits.max_file_bytes:,} bytes (--max-file-size)", shown
                 )
             ]
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 byte order mark
+        raise GraphError(
+            [Diagnostic("UTF-16 text; graph files are UTF-8: save it as UTF-8", shown, 1, 1)]
         )
     try:
         return data.decode("utf-8-sig")

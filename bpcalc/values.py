@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from bpcalc.numbers import NotANumber, parse_number
 SOURCES = ("value", "file", "zeros", "ones", "random")
 OPTIONS = ("grad", "seed", "scale")
 _BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+MAX_DIMENSIONS = 32  # numpy allows 64; a value nested deeper is a mistake or an attack
+MAX_SEED_DIGITS = 1000
 
 
 class InputError(Exception):
@@ -84,6 +87,8 @@ def _read_array(raw: list[Any], limits: Limits, where: tuple[str | int, ...]) ->
                 size = len(item) if isinstance(item, list) else "a number"
                 raise InputError(f"ragged list: expected {width} items here, got {size}", path)
         shape.append(width)
+        if len(shape) > MAX_DIMENSIONS:
+            raise InputError(_too_deep(), where)
         if math.prod(shape) > limits.max_elements:
             raise InputError(_too_many(math.prod(shape), limits), where)
         level = [(child, (*path, i)) for item, path in level for i, child in enumerate(item)]
@@ -103,6 +108,23 @@ def _read_array(raw: list[Any], limits: Limits, where: tuple[str | int, ...]) ->
         except NotANumber as err:
             raise InputError(err.message, path) from None
     return np.array(flat, dtype=np.float64).reshape(shape)
+
+
+def _too_deep(dimensions: int | None = None) -> str:
+    if dimensions is None:
+        return (
+            f"lists nested more than {MAX_DIMENSIONS} deep; a value has at most "
+            f"{MAX_DIMENSIONS} dimensions"
+        )
+    return f"a shape has at most {MAX_DIMENSIONS} dimensions, got {dimensions}"
+
+
+def _digits(raw: Any) -> str | None:
+    """The ASCII digits of a whole number >= 0 as written (``1_000`` allowed), or None."""
+    if not isinstance(raw, str):
+        return None
+    digits = raw.strip().replace("_", "")
+    return digits if digits.isascii() and digits.isdigit() else None
 
 
 def _too_many(count: int, limits: Limits) -> str:
@@ -156,16 +178,26 @@ def _read_bool(raw: Any, where: tuple[str | int, ...]) -> bool:
 def read_shape(raw: Any, limits: Limits, where: tuple[str | int, ...]) -> tuple[int, ...]:
     items = raw if isinstance(raw, list) else [raw]
     shape = []
+    if len(items) > MAX_DIMENSIONS:
+        raise InputError(_too_deep(len(items)), where)
     for i, item in enumerate(items):
         path = (*where, i) if isinstance(raw, list) else where
-        text = item.replace("_", "") if isinstance(item, str) else ""  # 1_000, as elsewhere
-        if not text.strip().isdigit() or int(text) == 0:
+        digits = _digits(item)
+        if digits is None or not digits.strip("0"):
             raise InputError(
                 f"a shape is a positive whole number or a list of them, "
-                f"got {_describe(item) if not text else repr(item)}",
+                f"got {repr(item) if isinstance(item, str) else _describe(item)}",
                 path,
             )
-        shape.append(int(text))
+        digits = digits.lstrip("0")
+        if len(digits) > 30:  # more than any memory holds; and never int() 5,000 digits
+            shown = digits if len(digits) <= 20 else digits[:17] + "..."
+            raise InputError(
+                f"a dimension of {shown} exceeds the limit of {limits.max_elements:,} "
+                f"elements (--max-elements)",
+                path,
+            )
+        shape.append(int(digits))
     if not shape:
         raise InputError("a shape needs at least one dimension", where)
     if math.prod(shape) > limits.max_elements:
@@ -182,12 +214,16 @@ def _generate(kind: str, raw: dict[str, Any], limits: Limits) -> Any:
     if kind == "ones":
         return np.ones(shape)
     seed_text = raw.get("seed", "0")
-    if not isinstance(seed_text, str) or not seed_text.strip().isdigit():
-        raise InputError(f"seed must be a whole number >= 0, got {_describe(seed_text)}", ("seed",))
+    seed = _digits(seed_text)
+    if seed is None:
+        shown = repr(seed_text) if isinstance(seed_text, str) else _describe(seed_text)
+        raise InputError(f"seed must be a whole number >= 0, got {shown}", ("seed",))
+    if len(seed) > MAX_SEED_DIGITS:
+        raise InputError(f"seed has more than {MAX_SEED_DIGITS:,} digits", ("seed",))
     scale = read_literal(raw.get("scale", "1"), limits, ("scale",))
     if not isinstance(scale, float):
         raise InputError("scale must be a number", ("scale",))
-    rng = np.random.default_rng(int(seed_text))
+    rng = np.random.default_rng(int(seed))
     return rng.standard_normal(shape) * scale
 
 
@@ -196,7 +232,12 @@ def _read_file(raw: Any, base_dir: Path, limits: Limits, allow_outside_files: bo
 
     if not isinstance(raw, str) or not raw.strip():
         raise InputError("file: expects a path", ("file",))
-    path = (base_dir / raw).resolve()
+    if "\0" in raw:
+        raise InputError("file: a path cannot contain a NUL character", ("file",))
+    try:
+        path = (base_dir / raw).resolve()  # symlinks followed: a link cannot lead outside
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+        raise InputError(f"cannot read file '{raw}': a symlink loop", ("file",)) from None
     if not allow_outside_files and not path.is_relative_to(base_dir.resolve()):
         raise InputError(
             f"file '{raw}' is outside the graph's folder; pass --allow-outside-files to read it",
@@ -206,27 +247,48 @@ def _read_file(raw: Any, base_dir: Path, limits: Limits, allow_outside_files: bo
     if suffix not in (".npy", ".csv", ".txt"):
         raise InputError(f"file '{raw}': expected a .npy, .csv or .txt file", ("file",))
     try:
-        if suffix == ".npy":
-            array = np.load(path, allow_pickle=False, mmap_mode="r")
-            if array.size > limits.max_elements:
-                raise InputError(_too_many(array.size, limits), ("file",))
-            array = np.asarray(array, dtype=np.float64)
-        else:
-            if path.stat().st_size > limits.max_file_bytes:
-                raise InputError(
-                    f"file '{raw}' is larger than {limits.max_file_bytes:,} "
-                    f"bytes (--max-file-size)",
-                    ("file",),
-                )
-            array = np.loadtxt(
-                path, delimiter="," if suffix == ".csv" else None, dtype=np.float64, ndmin=1
-            )
+        if path.exists() and not path.is_file():
+            # A directory fails to open; a fifo or a device would block or never end.
+            raise InputError(f"file '{raw}' is not a regular file", ("file",))
+        with warnings.catch_warnings():  # numpy's warnings; the problems are reported below
+            warnings.simplefilter("ignore")
+            array = _load_array(path, suffix, limits, raw)
     except InputError:
         raise
     except FileNotFoundError:
         raise InputError(f"file '{raw}' does not exist (looked for {path})", ("file",)) from None
-    except (OSError, ValueError, TypeError) as err:
-        raise InputError(f"cannot read file '{raw}': {err}", ("file",)) from None
+    except OSError as err:
+        raise InputError(f"cannot read file '{raw}': {err.strerror or err}", ("file",)) from None
+    except (ValueError, TypeError, ArithmeticError) as err:
+        raise InputError(f"cannot read file '{raw}': {_reason(err, suffix)}", ("file",)) from None
     if array.size == 0:
         raise InputError(f"file '{raw}' holds no numbers", ("file",))
     return float(array.reshape(())) if array.ndim == 0 else np.array(array)
+
+
+def _reason(err: Exception, suffix: str) -> str:
+    """Why a data file cannot be read, without numpy's advice to load untrusted data."""
+    if suffix == ".npy":  # numpy's reasons name its internals, and suggest unpickling
+        return "not a .npy file of numbers (pickled Python objects are never loaded)"
+    return str(err).split("; use `usecols`")[0]
+
+
+def _load_array(path: Path, suffix: str, limits: Limits, raw: str) -> Any:
+    """A data file's numbers as float64, its size checked before they are read."""
+    import numpy as np
+
+    if suffix == ".npy":
+        array = np.load(path, allow_pickle=False, mmap_mode="r")  # mapped: nothing read yet
+        if array.size > limits.max_elements:
+            raise InputError(_too_many(array.size, limits), ("file",))
+        if array.dtype.kind not in "biuf":  # complex would lose its imaginary part
+            raise InputError(
+                f"file '{raw}' holds {array.dtype} values; expected real numbers", ("file",)
+            )
+        return np.asarray(array, dtype=np.float64)
+    if path.stat().st_size > limits.max_file_bytes:
+        raise InputError(
+            f"file '{raw}' is larger than {limits.max_file_bytes:,} bytes (--max-file-size)",
+            ("file",),
+        )
+    return np.loadtxt(path, delimiter="," if suffix == ".csv" else None, dtype=np.float64, ndmin=1)

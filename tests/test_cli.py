@@ -348,6 +348,15 @@ class TestHelpAndCompletion:
             assert f"Usage: bpcalc {name}" in result.stdout
             assert "Example:" in result.stdout, name
 
+    def test_lazy_commands_short_help_matches_the_commands(self) -> None:
+        """--help lists lazy commands from LAZY_COMMANDS; each text is the command's own."""
+        from bpcalc.cli import LAZY_COMMANDS
+
+        ctx = click.Context(cli)
+        for name, (_, short_help) in LAZY_COMMANDS.items():
+            command = cli.get_command(ctx, name)
+            assert command is not None and command.short_help == short_help, name
+
     def test_top_level_help_lists_ops_and_exit_codes(self, invoke: Invoke) -> None:
         """bpcalc --help names the ops (from the registry) and the exit codes."""
         result = invoke("--help")

@@ -36,7 +36,7 @@ def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT, short_help="Check backprop against central differences.")
 @graph_options
 @click.option(
     "--wrt",

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT, short_help="Draw the graph with values and gradients.")
 @graph_options
 @format_option(
     FORMATS,

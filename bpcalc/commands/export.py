@@ -9,7 +9,7 @@ import click
 from bpcalc.options import CONTEXT, graph_options, pass_params
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT, short_help="Write the graph as a book-style script.")
 @graph_options
 @click.option(
     "--python",

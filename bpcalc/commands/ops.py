@@ -14,7 +14,7 @@ WIDE_TERMINAL = 120  # columns from which the table has one column per field
 REGENERATE = "uv run bpcalc ops -o markdown > docs/ops.md"
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT, short_help="List every op with its local derivatives.")
 @format_option(
     ["auto", "table", "tsv", "csv", "json", "markdown"],
     "Output format; auto is a table on a terminal, TSV in a pipe.",

@@ -15,7 +15,7 @@ from bpcalc.options import (
 )
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(context_settings=CONTEXT, short_help="Evaluate over a range of an input's values.")
 @graph_options
 @click.argument("specs", nargs=-1, metavar="NAME=START:STOP:COUNT[:log]...")
 @format_option(
@@ -62,8 +62,8 @@ def sweep(params: dict[str, Any]) -> None:
 
 
 def _sweep(params: dict[str, Any], specs: list[Any]) -> None:
-    from bpcalc.batch import DEFAULT_CHUNK_SIZE, BatchEvaluator, stream_rows
-    from bpcalc.options import limits_from, load_graph
+    from bpcalc.batch import BatchEvaluator, stream_rows
+    from bpcalc.options import DEFAULT_CHUNK_SIZE, limits_from, load_graph
     from bpcalc.render import resolve
     from bpcalc.sweep import SweepRows, check_specs, evaluate_all, grid
 

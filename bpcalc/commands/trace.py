@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from bpcalc.trace import Line
 
 
-@click.command(context_settings=CONTEXT)
+@click.command(
+    context_settings=CONTEXT, short_help="Show the forward and backward pass step by step."
+)
 @graph_options
 @exact_option
 @format_option(

@@ -1,0 +1,546 @@
+"""Fuzzing through the command line: whatever a graph file holds, bpcalc answers with a result
+or a located message, never a traceback; and on random valid graphs of every op, its gradients
+agree with central differences.
+
+Budget per CI run (the sum of the max_examples below): text 100 + bytes 100 + grad 100
++ mutations 100 + duplicates 30 + cycles 30 + 17 ops x 12 gradients + 100 result sizes
+= 764 examples, a few seconds on one core.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from bpcalc.cli import cli
+from bpcalc.graph import Graph, loads
+from bpcalc.registry import OPS
+from bpcalc.values import InputValue
+
+GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
+EXAMPLES = {path.stem: path.read_text(encoding="utf-8") for path in sorted(GRAPHS.glob("*.yaml"))}
+
+
+def fuzz(examples: int) -> settings:
+    """Hypothesis settings with a fixed budget: no deadline, as CI machines are slow and shared."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the whole module: hypothesis runs many examples per test function."""
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def bpcalc(*args: str, input: bytes | None = None) -> Result:
+    """``bpcalc ARGS`` in-process; any exception escaping the CLI fails the test."""
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+# --- what every answer must look like ----------------------------------------------------------
+
+EXCERPT_LINES = (
+    re.compile(r" *\d+ \| .*"),  # the source line under a located message
+    re.compile(r" +\| *\^"),  # the caret under it
+    re.compile(r"\.\.\. and [\d,]+ more errors?"),  # a flood of errors, cut
+)
+
+
+def assert_answered(result: Result, shown: str) -> None:
+    """Exit 0, 1 or 2; no traceback; a failure prints nothing on stdout and says where and why,
+    as ``FILE:LINE:COL: message``, ``FILE: message`` or ``Error: message``."""
+    assert result.exit_code in (0, 1, 2), (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr
+    located = re.compile(rf"{re.escape(shown)}(:\d+:\d+)?: \S")
+    lines = result.stderr.split("\n")[:-1] if result.stderr else []
+    if result.exit_code == 0:
+        assert result.stdout
+        for line in lines:
+            assert (located.match(line) and "warning:" in line) or _excerpt(line), line
+        return
+    assert result.stdout == ""
+    assert lines, "a failure must say why"
+    assert located.match(lines[0]) or re.match(r"Error: \S", lines[0]), lines[0]
+    for line in lines:
+        assert located.match(line) or re.match(r"Error: \S", line) or _excerpt(line), line
+
+
+def _excerpt(line: str) -> bool:
+    return any(kind.fullmatch(line) for kind in EXCERPT_LINES)
+
+
+# --- (a) arbitrary text and bytes --------------------------------------------------------------
+
+TOKENS = [
+    *("inputs:", "nodes:", "output:", "name:", "description:", "op:", "in:", "grad: false"),
+    *("\n", "\n  ", "\n    ", "\n  - ", "  ", "\t", ": ", ":", "-", ", ", "#"),
+    *("x", "y", "z", "W", "b", "t", "사과", "りんご", "in", "None", "on", "inf", "nan"),
+    *("1", "2.5", "-3", "0", "1e-4", "1_000", ".5", ".nan", "-.inf", "1e999", "0x10", "1j"),
+    *("[", "]", "{", "}", "(", ")", "[1, 2]", "[[1, 2], [3]]", "[[1, 2], [3, 4]]"),
+    *("x * y", "x + 1", "x @ W", "relu(x)", "sum(", "affine(x, W, b)", "x ** 2", "-x", "x.y"),
+    *("mul", "add", "softmax_with_loss", "{op: mul, in: [x, y]}", "{op: relu, in: x}"),
+    *("{zeros: 3}", "{ones: [2, 2]}", "{random: [2], seed: 1}", "{value: 2}", "{file: a.csv}"),
+    *("{zeros: [1000000000, 1000000000]}", "{zeros: -1}", "{file: ../../etc/passwd}"),
+    *("&a ", "*a", "<<: *a", "!!python/object/apply:os.system", "!!str ", "!tag "),
+    *("'", '"', "|", ">", "? ", "%YAML 1.1\n", "---\n", "...\n", "\\", "\x00", "\ufeff", "\u2028"),
+    *("\x1b[31m", "\r", "\x85", "((((", "))))", "[[[[", "]]]]"),
+]
+
+
+def mostly(good: list[str], bad: list[str]) -> st.SearchStrategy[str]:
+    """Seven draws in eight from ``good``, so that a fair share of the graphs get far."""
+    return st.one_of(*[st.sampled_from(good)] * 7, st.sampled_from(bad))
+
+
+INPUT_NAMES = mostly(["사과", "W", "b"], ["in", "on", "2x", "a-b", "nodes", "_"])
+NODE_NAMES = mostly(["n", "m", "りんご", "out"], ["x", "lambda", "n.m", "None", "on"])
+VALUES = mostly(
+    ["1", "-2.5", "[1, 2, 3]", "[[1, 2], [3, 4]]", "{zeros: [2, 3]}", "{ones: 3}", "0"],
+    [
+        *(".nan", "[[1], [2, 3]]", "abc", "[]", "{}", "{zeros: 1.5}", "{random: 2, seed: x}"),
+        *("true", "~", "[1, [2]]", "{random: [3, 2], seed: 4, scale: 0.5}", "-.inf", "1e999"),
+        *("{value: [0, 1], grad: false}", "{file: a.csv}", "{zeros: [1000000, 1000000]}"),
+    ],
+)
+DEFINITIONS = mostly(
+    [
+        *("x * y", "x + y", "x - 사과", "x / y", "x ** 2", "-x", "x", "2", "relu(x)", "sum(x)"),
+        *("sigmoid(x) * tanh(y)", "exp(x) + log(y)", "mean(x * x)", "n * m"),
+        "{op: mul, in: [x, y]}",
+    ],
+    [
+        *("x @ W", "affine(x, W, b)", "softmax_with_loss(x, y)", "{op: sum, in: [x]}", "z"),
+        *("x[0]", "x.shape", "lambda: 1", "'s'", "f(x)", "relu(x, y)", "x +", "(x", "n"),
+        "{op: nope}",
+    ],
+)
+
+
+@st.composite
+def skeletons(draw: st.DrawFn) -> str:
+    """Text shaped like a graph file, with names, values and definitions good and bad."""
+    names = ["x", "y", *draw(st.lists(INPUT_NAMES, max_size=2))]
+    inputs = ["inputs:"] + [f"  {name}: {draw(VALUES)}" for name in names]
+    nodes = ["nodes:"] + [
+        f"  {name}: {draw(DEFINITIONS)}"
+        for name in draw(st.lists(NODE_NAMES, min_size=1, max_size=3, unique=True))
+    ]
+    blocks = [inputs, nodes] + ([[f"output: {draw(NODE_NAMES)}"]] * draw(st.booleans()))
+    return "".join(line + "\n" for block in draw(st.permutations(blocks)) for line in block)
+
+
+token_soup = st.lists(st.sampled_from(TOKENS), max_size=40).map("".join)
+graph_texts = st.one_of(st.text(max_size=200), token_soup, skeletons())
+graph_bytes = st.one_of(
+    st.binary(max_size=200),
+    st.builds(
+        lambda text, at, noise: (lambda data: data[:at] + noise + data[at:])(text.encode()),
+        graph_texts,
+        st.integers(0, 400),
+        st.binary(min_size=1, max_size=4),
+    ),
+)
+
+
+class TestArbitraryInput:
+    @fuzz(100)
+    @given(text=graph_texts, suffix=st.sampled_from([".yaml", ".json"]))
+    def test_any_text_gets_a_result_or_a_located_message(
+        self, folder: Path, text: str, suffix: str
+    ) -> None:
+        """`bpcalc run FILE` on any text: exit 0/1/2, no traceback, a located message on failure."""
+        path = folder / f"graph{suffix}"
+        path.write_text(text, encoding="utf-8")
+        assert_answered(bpcalc("run", str(path)), str(path))
+
+    @fuzz(100)
+    @given(data=graph_bytes, stdin=st.booleans())
+    def test_any_bytes_get_a_result_or_a_located_message(
+        self, folder: Path, data: bytes, stdin: bool
+    ) -> None:
+        """Any bytes, from a file or from stdin, get an answer; never a traceback."""
+        if stdin:
+            assert_answered(bpcalc("run", "-", input=data), "<stdin>")
+        else:
+            path = folder / "graph.yaml"
+            path.write_bytes(data)
+            assert_answered(bpcalc("run", str(path)), str(path))
+
+    @fuzz(100)
+    @given(text=st.one_of(token_soup, skeletons()))
+    def test_grad_wrt_x_of_any_text_gets_an_answer(self, folder: Path, text: str) -> None:
+        """`bpcalc grad FILE --wrt x` on any text: a gradient, or a located or usage message."""
+        path = folder / "graph.yaml"
+        path.write_text(text, encoding="utf-8")
+        result = bpcalc("grad", str(path), "--wrt", "x")
+        assert_answered(result, str(path))
+        if result.exit_code == 0:
+            assert len(result.stdout.splitlines()) == 1
+
+
+# --- (c) random valid graphs of every op, checked against central differences -----------------
+
+
+@dataclass
+class Case:
+    """A valid graph: its text, the inputs central differences move, and its node order."""
+
+    text: str
+    differentiable: list[str]
+    nodes: list[str] = field(default_factory=list)  # definition lines, in written order
+
+
+Domain = tuple[float, float, bool]  # magnitudes from, to, and whether signs vary
+
+
+def numbers(domain: Domain, shape: tuple[int, ...]) -> Any:
+    """An array of ``shape`` (a float for ()) with magnitudes in the domain: never near 0."""
+    low, high, signed = domain
+    count = int(np.prod(shape)) if shape else 1
+    magnitude = st.floats(low, high, allow_nan=False, allow_infinity=False)
+    sign = st.sampled_from([-1.0, 1.0] if signed else [1.0])
+    flat = st.lists(st.tuples(sign, magnitude), min_size=count, max_size=count)
+    return flat.map(lambda pairs: _shaped([s * m for s, m in pairs], shape))
+
+
+def _shaped(flat: list[float], shape: tuple[int, ...]) -> Any:
+    return np.array(flat).reshape(shape) if shape else flat[0]
+
+
+ANY: Domain = (0.1, 2.0, True)  # relu's kink at 0 is never within the difference step
+POSITIVE: Domain = (0.5, 2.5, False)  # log's argument and pow's base
+DIVISOR: Domain = (0.5, 2.0, True)
+
+SHAPES = [(), (3,), (2, 3)]
+
+
+def broadcast_partner(shape: tuple[int, ...]) -> st.SearchStrategy[tuple[int, ...]]:
+    """A shape that broadcasts with ``shape``: itself, a scalar, a suffix, or with 1s."""
+    options = [shape, (), shape[1:], tuple(1 if i == 0 else n for i, n in enumerate(shape))]
+    return st.sampled_from(options)
+
+
+def literal(value: Any) -> str:
+    """A value as YAML: repr keeps every digit, so the file holds exactly these floats."""
+    if isinstance(value, np.ndarray) and value.ndim:
+        return "[" + ", ".join(literal(item) for item in value) + "]"
+    return repr(float(value))
+
+
+@st.composite
+def operands(draw: st.DrawFn, op: str) -> tuple[list[tuple[str, Any, bool]], list[str]]:
+    """Inputs (name, value, grad) for one call of ``op``, and the arguments it is called with."""
+    if op in ("add", "sub", "mul", "div", "pow"):
+        first = draw(st.sampled_from(SHAPES))
+        second = draw(broadcast_partner(first))
+        domains = {"div": (ANY, DIVISOR), "pow": (POSITIVE, ANY)}
+        x_domain, y_domain = domains.get(op, (ANY, ANY))
+        x = draw(numbers(x_domain, first))
+        if op in ("add", "sub", "mul") and draw(st.booleans()):
+            return [("x", x, True)], ["x", "x"]  # the same value twice: gradients add up
+        if not second and draw(st.booleans()):
+            constant = draw(numbers(y_domain, ()))
+            return [("x", x, True)], ["x", repr(float(constant))]
+        y = draw(numbers(y_domain, second))
+        return [("x", x, True), ("y", y, True)], ["x", "y"]
+    if op == "matmul":
+        n, k, m = draw(st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)))
+        x_shape = draw(st.sampled_from([(n, k), (k,)]))
+        y_shape = draw(st.sampled_from([(k, m), (k,)]))
+        x, y = draw(numbers(ANY, x_shape)), draw(numbers(ANY, y_shape))
+        return [("x", x, True), ("W", y, True)], ["x", "W"]
+    if op == "affine":
+        n, k, m = draw(st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)))
+        x = draw(numbers(ANY, draw(st.sampled_from([(n, k), (k,)]))))
+        w, b = draw(numbers(ANY, (k, m))), draw(numbers(ANY, (m,)))
+        return [("x", x, True), ("W", w, True), ("b", b, True)], ["x", "W", "b"]
+    if op == "softmax_with_loss":
+        n, c = draw(st.tuples(st.integers(1, 3), st.integers(2, 4)))
+        shape = draw(st.sampled_from([(n, c), (c,)]))
+        x = draw(numbers(ANY, shape))
+        rows = 1 if len(shape) == 1 else n
+        labels = draw(st.lists(st.integers(0, c - 1), min_size=rows, max_size=rows))
+        if draw(st.booleans()):  # one-hot rows: their gradient exists too
+            t = np.eye(c)[labels].reshape(shape)
+            return [("x", x, True), ("t", t, True)], ["x", "t"]
+        t = np.array(labels, dtype=float).reshape(shape[:-1])  # class indices: no gradient
+        return [("x", x, True), ("t", t, False)], ["x", "t"]
+    domain = POSITIVE if op == "log" else ANY
+    shape = draw(st.sampled_from([(3,), (2, 3)] if op in ("sum", "mean") else SHAPES))
+    return [("x", draw(numbers(domain, shape)), True)], ["x"]
+
+
+POSTS = ["", "sum(r * r)", "sum(tanh(r))", "mean(sigmoid(r)) * 3"]
+
+
+@st.composite
+def op_graphs(draw: st.DrawFn, op: str) -> Case:
+    """A valid graph calling ``op`` on random inputs, in either node form, maybe followed by a
+    node that makes the upstream gradient uneven; nodes written in a random order."""
+    inputs, args = draw(operands(op))
+    spec = OPS[op]
+    if draw(st.booleans()):
+        definition = f"{{op: {op}, in: [{', '.join(args)}]}}"
+    elif spec.symbol and spec.arity == 2:
+        definition = f"{args[0]} {spec.symbol} {args[1]}"
+    elif op == "neg":
+        definition = f"-{args[0]}"
+    else:
+        definition = f"{op}({', '.join(args)})"
+    lines = ["inputs:"]
+    for name, value, grad in inputs:
+        written = literal(value)
+        lines.append(f"  {name}: " + (written if grad else f"{{value: {written}, grad: false}}"))
+    post = draw(st.sampled_from(POSTS))
+    nodes = [f"  r: {definition}"] + ([f"  out: {post}"] if post else [])
+    nodes = draw(st.permutations(nodes))
+    lines += ["nodes:", *nodes, f"output: {'out' if post else 'r'}"]
+    differentiable = [name for name, _, grad in inputs if grad]
+    return Case("\n".join(lines) + "\n", differentiable, list(nodes))
+
+
+H = 1e-6
+
+
+def central_difference(graph: Graph, name: str) -> Any:
+    """d sum(output) / d name, element by element, from forward evaluations only."""
+    value = graph.inputs[name].value
+
+    def objective(changed: Any) -> float:
+        result = graph.with_inputs({name: InputValue(changed)}).evaluate()
+        return float(np.sum(result.values[result.output]))
+
+    if isinstance(value, float):
+        return (objective(value + H) - objective(value - H)) / (2 * H)
+    grad = np.zeros_like(value)
+    for index in np.ndindex(value.shape):
+        up, down = value.copy(), value.copy()
+        up[index] += H
+        down[index] -= H
+        grad[index] = (objective(up) - objective(down)) / (2 * H)
+    return grad
+
+
+class TestGradientsOfEveryOp:
+    def test_the_generator_covers_every_op(self) -> None:
+        """A new op in the registry must be added to the generator below."""
+        covered = {"add", "sub", "mul", "div", "pow", "matmul", "affine", "softmax_with_loss"}
+        covered |= {"neg", "identity", "exp", "log", "tanh", "relu", "sigmoid", "sum", "mean"}
+        assert covered == set(OPS)
+
+    @pytest.mark.parametrize("op", sorted(OPS))
+    def test_gradients_agree_with_central_differences(self, folder: Path, op: str) -> None:
+        """`bpcalc run -o json` gives, for every input, the slope central differences measure."""
+
+        @fuzz(12)
+        @given(case=op_graphs(op))
+        def check(case: Case) -> None:
+            path = folder / f"{op}.yaml"
+            path.write_text(case.text, encoding="utf-8")
+            result = bpcalc("run", str(path), "-o", "json")
+            assert (result.exit_code, result.stderr) == (0, "")
+            grads = json.loads(result.stdout)["grads"]
+            graph = loads(case.text)
+            for name in case.differentiable:
+                expected = central_difference(graph, name)
+                np.testing.assert_allclose(grads[name], expected, rtol=1e-5, atol=1e-6)
+
+        check()
+
+
+# --- (b) valid graphs, mutated -----------------------------------------------------------------
+
+base_graphs = st.one_of(
+    st.sampled_from(sorted(EXAMPLES.values())),
+    st.sampled_from(sorted(OPS)).flatmap(op_graphs).map(lambda case: case.text),
+)
+ENTRY = re.compile(r"^  ([^\s:#][^:#]*):")
+
+
+def entries(lines: list[str], section: str) -> list[int]:
+    """Indices of the one-line entries of a top-level section (``inputs`` or ``nodes``)."""
+    found, inside = [], False
+    for i, line in enumerate(lines):
+        if not line.startswith(" "):
+            inside = line.startswith(f"{section}:")
+        elif inside and ENTRY.match(line):
+            found.append(i)
+    return found
+
+
+Mutation = Callable[[list[str], st.DrawFn], list[str]]
+
+
+def drop_a_line(lines: list[str], draw: st.DrawFn) -> list[str]:
+    i = draw(st.integers(0, len(lines) - 1))
+    return lines[:i] + lines[i + 1 :]
+
+
+def rename_a_key(lines: list[str], draw: st.DrawFn) -> list[str]:
+    i = draw(st.integers(0, len(lines) - 1))
+    new = draw(st.sampled_from(["input", "node", "outputs", "x_", "op", "in", "2", "사과", "a b"]))
+    lines[i] = re.sub(r"^(\s*)[^\s:]+:", lambda m: f"{m.group(1)}{new}:", lines[i], count=1)
+    return lines
+
+
+def replace_a_value_by_a_string(lines: list[str], draw: st.DrawFn) -> list[str]:
+    i = draw(st.integers(0, len(lines) - 1))
+    text = draw(st.sampled_from(['"abc"', "'1.5'", "hello world", '"[1, 2]"', "''", "x y"]))
+    lines[i] = re.sub(r"(:\s).*$", lambda m: m.group(1) + text, lines[i], count=1)
+    return lines
+
+
+def make_a_list_ragged(lines: list[str], draw: st.DrawFn) -> list[str]:
+    with_lists = [i for i, line in enumerate(lines) if "[" in line]
+    if not with_lists:
+        return lines
+    i = draw(st.sampled_from(with_lists))
+    if draw(st.booleans()):
+        lines[i] = re.sub(r"\[([^\[\]]*), ([^\[\]]*)\]", r"[\1]", lines[i], count=1)
+    else:
+        lines[i] = re.sub(r"(-?\d[\d.e+-]*)", r"[\1, 1]", lines[i], count=1)
+    return lines
+
+
+def break_an_indent(lines: list[str], draw: st.DrawFn) -> list[str]:
+    i = draw(st.integers(0, len(lines) - 1))
+    lines[i] = draw(st.sampled_from([" ", "   ", "\t", "      "])) + lines[i].lstrip(" ")
+    return lines
+
+
+MUTATIONS: list[Mutation] = [
+    drop_a_line,
+    rename_a_key,
+    replace_a_value_by_a_string,
+    make_a_list_ragged,
+    break_an_indent,
+]
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> str:
+    """A valid graph with one to three mutations applied."""
+    lines = draw(base_graphs).splitlines()
+    for mutation in draw(st.lists(st.sampled_from(MUTATIONS), min_size=1, max_size=3)):
+        if lines:
+            lines = mutation(list(lines), draw)
+    return "\n".join(lines) + "\n"
+
+
+class TestMutatedGraphs:
+    @fuzz(100)
+    @given(text=mutated(), command=st.sampled_from(["run", "grad"]))
+    def test_a_mutated_graph_gets_a_result_or_a_located_message(
+        self, folder: Path, text: str, command: str
+    ) -> None:
+        """Lines dropped, keys renamed, strings for values, ragged lists, broken indents: an
+        answer with a location, never a traceback."""
+        path = folder / "mutated.yaml"
+        path.write_text(text, encoding="utf-8")
+        args = ["--wrt", "x"] if command == "grad" else []
+        assert_answered(bpcalc(command, str(path), *args), str(path))
+
+    @fuzz(30)
+    @given(text=base_graphs, data=st.data())
+    def test_a_duplicated_name_is_reported_at_the_second_one(
+        self, folder: Path, text: str, data: st.DataObject
+    ) -> None:
+        """An input or node line written twice: exit 1, 'duplicate key' at the copy's line."""
+        lines = text.splitlines()
+        section = data.draw(st.sampled_from(["inputs", "nodes"]))
+        candidates = entries(lines, section)
+        i = data.draw(st.sampled_from(candidates))
+        lines.insert(i + 1, lines[i])
+        path = folder / "duplicate.yaml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        result = bpcalc("run", str(path))
+        assert_answered(result, str(path))
+        name = ENTRY.match(lines[i])
+        assert name is not None
+        assert result.exit_code == 1
+        assert result.stderr.startswith(
+            f"{path}:{i + 2}:3: duplicate key '{name.group(1)}' (first defined on line {i + 1})"
+        )
+
+    @fuzz(30)
+    @given(text=base_graphs, data=st.data())
+    def test_a_closed_cycle_is_reported_by_name(
+        self, folder: Path, text: str, data: st.DataObject
+    ) -> None:
+        """The first node made to use the output: exit 1 and a message naming the cycle."""
+        lines = text.splitlines()
+        nodes = entries(lines, "nodes")
+        output = re.search(r"^output: (\S+)", text, re.MULTILINE)
+        names = [ENTRY.match(lines[i]).group(1) for i in nodes]  # type: ignore[union-attr]
+        last = output.group(1) if output else names[-1]
+        candidates = [i for i, n in zip(nodes, names, strict=True) if n != last]
+        assume(candidates)  # a graph of one node has nothing to feed back
+        first = data.draw(st.sampled_from(candidates))
+        name = ENTRY.match(lines[first]).group(1)  # type: ignore[union-attr]
+        lines[first] = f"  {name}: {{op: add, in: [{last}, {last}]}}"
+        path = folder / "cycle.yaml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        result = bpcalc("run", str(path))
+        assert_answered(result, str(path))
+        assert result.exit_code == 1
+        assert re.match(rf"{re.escape(str(path))}:\d+:3: cycle: .*{name}", result.stderr)
+        assert "a graph must not feed a node back into itself" in result.stderr
+
+
+# --- result sizes worked out before evaluating ------------------------------------------------
+
+small_shapes = st.lists(st.integers(1, 3), max_size=3).map(tuple)
+
+
+def numpy_result_shape(op: str, shapes: list[tuple[int, ...]]) -> tuple[int, ...] | None:
+    """What the op's layer actually makes of zeros of these shapes; None if it refuses them."""
+    layer = OPS[op].layer_class()()
+    operands = [np.ones(shape) if shape else 1.0 for shape in shapes]
+    try:
+        with np.errstate(all="ignore"):
+            return tuple(np.shape(layer.forward(*operands)))
+    except (ValueError, TypeError):
+        return None
+
+
+class TestResultSizes:
+    def test_every_op_has_a_size_rule(self) -> None:
+        """A new op in the registry needs a rule in bpcalc.sizes."""
+        from bpcalc.sizes import RULES
+
+        assert set(RULES) == set(OPS)
+
+    @fuzz(100)
+    @given(
+        op=st.sampled_from(sorted(OPS)),
+        shapes=st.lists(small_shapes, min_size=3, max_size=3),
+    )
+    def test_the_rules_agree_with_the_layers(self, op: str, shapes: list[Any]) -> None:
+        """Wherever the layer makes a result, bpcalc predicted exactly its shape (so no result
+        is larger than checked); where the layer refuses the operands, evaluation says so."""
+        from bpcalc.sizes import RULES
+
+        operands = shapes[: OPS[op].arity]
+        if op == "softmax_with_loss":  # labels: one-hot rows shaped like x
+            operands = [operands[0], operands[0]]
+        made = numpy_result_shape(op, operands)
+        if made is not None:
+            assert RULES[op](operands) == made

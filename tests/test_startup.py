@@ -1,0 +1,109 @@
+"""Start-up facts: which libraries each quick command imports, read in a fresh interpreter.
+
+Facts, not timings: ``python -X importtime`` lists every module a process imports, so these
+tests hold on any machine however loaded it is. The timings are in bench/run.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("numpy", "rich", "yaml")
+
+
+def imported_modules(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[set[str], str]:
+    """Run ``python -X importtime -m bpcalc ARGS`` with stdout a pipe; (modules, stdout)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bpcalc", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    modules = set()
+    for line in result.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            modules.add(name.split(".")[0])
+    assert "click" in modules, "importtime output was not read"
+    return modules, result.stdout
+
+
+def completion(words: str, cword: int, cwd: Path) -> tuple[set[str], str]:
+    env = {"_BPCALC_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    return imported_modules([], cwd, env)
+
+
+class TestHelpAndCompletionStayLight:
+    def test_help_imports_neither_numpy_nor_rich_nor_yaml(self, tmp_path: Path) -> None:
+        """``bpcalc --help`` lists the commands without importing numpy, rich or PyYAML."""
+        modules, stdout = imported_modules(["--help"], tmp_path)
+        assert "Usage:" in stdout and "grad" in stdout
+        assert modules.isdisjoint(HEAVY), modules & set(HEAVY)
+
+    def test_command_help_imports_neither_numpy_nor_rich(self, tmp_path: Path) -> None:
+        """``bpcalc grad --help`` shows the options without importing numpy or rich."""
+        modules, stdout = imported_modules(["grad", "--help"], tmp_path)
+        assert "--wrt" in stdout
+        assert modules.isdisjoint({"numpy", "rich"}), modules & {"numpy", "rich"}
+
+    @pytest.mark.parametrize(
+        ("words", "cword", "expected"),
+        [
+            ("bpcalc gr", 1, "grad"),
+            ("bpcalc grad --w", 2, "--wrt"),
+            ("bpcalc run apple_or", 2, "apple_orange"),
+            ("bpcalc grad apple_orange --wrt apple_", 4, "apple_price"),
+        ],
+    )
+    def test_completion_imports_neither_numpy_nor_rich(
+        self, tmp_path: Path, words: str, cword: int, expected: str
+    ) -> None:
+        """Tab completion of commands, options, examples and node names imports no numpy or
+        rich (node names need the graph parsed, never evaluated)."""
+        modules, stdout = completion(words, cword, tmp_path)
+        assert expected in [line.split(",", 1)[1] for line in stdout.splitlines()]
+        assert modules.isdisjoint({"numpy", "rich"}), modules & {"numpy", "rich"}
+
+
+class TestPipedResultsStayLight:
+    def test_grad_in_a_pipe_prints_the_number_without_rich(self, tmp_path: Path) -> None:
+        """``bpcalc grad apple_orange --wrt apple | ...`` prints 2.2 and never imports rich."""
+        modules, stdout = imported_modules(["grad", "apple_orange", "--wrt", "apple"], tmp_path)
+        assert stdout == "2.2\n"
+        assert "rich" not in modules
+
+    def test_run_in_a_pipe_writes_tsv_without_rich(self, tmp_path: Path) -> None:
+        """``bpcalc run apple_orange | ...`` writes TSV rows and never imports rich."""
+        modules, stdout = imported_modules(["run", "apple_orange"], tmp_path)
+        assert stdout.splitlines()[0].split("\t") == ["apple", "100.0", "2.2"]
+        assert "rich" not in modules
+
+    def test_importing_the_package_imports_no_heavy_library(self, tmp_path: Path) -> None:
+        """``import bpcalc`` alone (the API's entry) imports neither numpy, rich nor PyYAML."""
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, json, bpcalc; print(json.dumps(list(sys.modules)))",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            check=True,
+        )
+        modules = {name.split(".")[0] for name in json.loads(result.stdout)}
+        assert "bpcalc" in modules
+        assert modules.isdisjoint(HEAVY), modules & set(HEAVY)
