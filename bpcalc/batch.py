@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from bpcalc.errors import UsageProblem
+from bpcalc.errors import UsageProblem, printable
 from bpcalc.options import DEFAULT_CHUNK_SIZE
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def stream_rows(
                 stop = RowError(name, first.line, first.message)
                 chunk = _head(chunk, first.before)
             for bad in chunk.bad if skip_bad else ():
-                sys.stderr.write(f"{name}:{bad.line}: {bad.message} (row skipped)\n")
+                sys.stderr.write(f"{name}:{bad.line}: {printable(bad.message)} (row skipped)\n")
             if chunk.data.shape[0]:
                 results = evaluator.evaluate(chunk.data)
                 limit = _check_finite(chunk, results, evaluator, non_finite)

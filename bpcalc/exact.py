@@ -17,8 +17,44 @@ ZERO: Any = Fraction(0)  # typed Any: numpy stubs do not know Fraction
 ONE: Any = Fraction(1)
 
 
+# Numerator and denominator together: past this, exact arithmetic would crawl (x ** 10**8).
+MAX_BITS = 100_000
+
+
 class NotExact(ValueError):
     """A value or op that has no exact rational form."""
+
+
+def _bits(value: Any) -> int:
+    """The size of the largest Fraction in a value, gradient or tuple of them."""
+    if isinstance(value, Fraction):
+        return value.numerator.bit_length() + value.denominator.bit_length()
+    if isinstance(value, tuple):
+        return max(map(_bits, value))
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        return max((_bits(v) for v in value.ravel()), default=0)
+    return 0
+
+
+def _bounded(result: Any) -> Any:
+    if _bits(result) > MAX_BITS:
+        raise NotExact(f"an exact value grew past {MAX_BITS:,} bits; drop --exact for this graph")
+    return result
+
+
+def bounded(cls: type) -> type:
+    """Check the size of everything an exact layer's forward and backward return."""
+    forward, backward = cls.forward, cls.backward  # type: ignore[attr-defined]
+
+    def checked_forward(self: Any, *args: Any) -> Any:
+        return _bounded(forward(self, *args))
+
+    def checked_backward(self: Any, dout: Any) -> Any:
+        return _bounded(backward(self, dout))
+
+    cls.forward = checked_forward  # type: ignore[attr-defined]
+    cls.backward = checked_backward  # type: ignore[attr-defined]
+    return cls
 
 
 def to_fraction(text: str) -> Fraction:
@@ -137,6 +173,8 @@ class ExactPow(ExactBinary):
             raise NotExact("pow is exact only with a whole-number exponent")
         if y < 0 and (is_zero(x) if not isinstance(x, np.ndarray) else bool(np.any(x == 0))):
             raise ZeroDivisionError("0 to a negative power has no exact value")
+        if abs(int(y)) * _bits(x) > MAX_BITS:
+            raise NotExact(f"x ** {int(y)} would grow past {MAX_BITS:,} bits; drop --exact")
         self.x, self.y = x, int(y)
         return x**self.y
 
@@ -205,14 +243,17 @@ class ExactMean(ExactSum):
 
 
 EXACT_LAYERS: dict[str, type] = {
-    "add": ExactAdd,
-    "sub": ExactSub,
-    "mul": ExactMul,
-    "div": ExactDiv,
-    "pow": ExactPow,
-    "neg": ExactNeg,
-    "identity": ExactIdentity,
-    "relu": ExactRelu,
-    "sum": ExactSum,
-    "mean": ExactMean,
+    name: bounded(cls)
+    for name, cls in {
+        "add": ExactAdd,
+        "sub": ExactSub,
+        "mul": ExactMul,
+        "div": ExactDiv,
+        "pow": ExactPow,
+        "neg": ExactNeg,
+        "identity": ExactIdentity,
+        "relu": ExactRelu,
+        "sum": ExactSum,
+        "mean": ExactMean,
+    }.items()
 }

@@ -231,7 +231,12 @@ def evaluate_graph(params: dict[str, Any], *, trace: bool = False) -> tuple[Grap
         from bpcalc.errors import EvaluationError
 
         if params["strict"]:
-            raise EvaluationError([d for d in evaluation.warnings])
+            from dataclasses import replace
+
+            errors = [
+                replace(d, message=d.message.removeprefix("warning: ")) for d in evaluation.warnings
+            ]
+            raise EvaluationError(errors)
         for warning in evaluation.warnings:
             click.echo(warning.render(), err=True)
     return graph, evaluation

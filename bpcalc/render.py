@@ -92,7 +92,6 @@ def print_table(
 ) -> None:
     """A rich table; columns are (header, justify) pairs."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -115,7 +114,19 @@ def print_table(
         )
     for row in laid_out:
         table.add_row(*(Text(cell) for cell in row))
-    Console(highlight=False, markup=False, emoji=False).print(table)
+    stdout_console().print(table)
+
+
+def stdout_console(**options: Any) -> Any:
+    """A rich console on stdout that prints text as given (no markup, highlighting or emoji)
+    and lets a closed pipe (``| head``) end bpcalc quietly like the plain formats do."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError  # rich's own handler exits 1; bpcalc's exits 0
+
+    return _Console(highlight=False, markup=False, emoji=False, **options)
 
 
 def print_stderr(text: str) -> None:

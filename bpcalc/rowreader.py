@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from bpcalc.errors import BpcalcError, Diagnostic, ExitStatus
+from bpcalc.errors import BpcalcError, Diagnostic, ExitStatus, printable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,7 +39,8 @@ class RowError(BpcalcError):
 
     def render(self) -> str:
         d = self.diagnostics[0]
-        return f"{d.file}:{d.line}: {d.message}" if d.line else f"{d.file}: {d.message}"
+        message = printable(d.message)
+        return f"{d.file}:{d.line}: {message}" if d.line else f"{d.file}: {message}"
 
 
 class ColumnError(RowError):

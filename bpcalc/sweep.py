@@ -68,6 +68,8 @@ def parse_spec(text: str) -> SweepSpec:
         if value != value or value in (float("inf"), float("-inf")):
             raise UsageProblem(f"{text}: {what} must be finite")
         bounds.append(value)
+    if abs(bounds[1] - bounds[0]) == float("inf"):
+        raise UsageProblem(f"{text}: STOP - START is too large for float64")
     count = count_text.strip()
     if not count.isdigit() or int(count) < 1:
         raise UsageProblem(f"{text}: COUNT must be a whole number >= 1, got '{count}'")

@@ -449,6 +449,17 @@ class TestBadRows:
             f"{path}:6: column 'tax': expected a number, got 'y' (row skipped)",
         ]
 
+    def test_control_characters_in_bad_cells_are_escaped(
+        self, invoke: Invoke, tmp_path: Path
+    ) -> None:
+        """A cell holding a terminal escape sequence is shown escaped, stopping or skipping."""
+        path = tmp_path / "rows.csv"
+        path.write_text("tax\n1\n\x1b[31mred\n", encoding="utf-8")
+        for extra in ([], ["--skip-bad"]):
+            result = invoke("run", APPLE_ORANGE, "--batch", str(path), *extra, "-o", "csv")
+            assert "\x1b" not in result.stderr
+            assert "got '\\x1b[31mred'" in result.stderr
+
     def test_bad_json_lines_are_reported_by_line(self, invoke: Invoke, tmp_path: Path) -> None:
         """JSON Lines: a missing key, a non-number and broken JSON each name their line."""
         path = tmp_path / "rows.jsonl"

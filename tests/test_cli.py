@@ -260,6 +260,7 @@ class TestErrors:
         strict = invoke("run", str(path), "--strict")
         assert strict.exit_code == 1
         assert strict.stdout == ""
+        assert strict.stderr.startswith(f"{path}:3:6: the value of 'y' is not finite")
 
     def test_evaluation_failure_names_the_node(
         self, invoke: Invoke, write_graph: WriteGraph

@@ -112,6 +112,27 @@ class TestRefusals:
         assert result.exit_code == 1
         assert "division by zero" in result.stderr
 
+    def test_a_huge_power_is_refused_before_it_is_computed(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """1.1 ** 100000000 would take hours exactly: it is refused at once."""
+        path = write_graph("inputs: {x: 1.1}\nnodes:\n  y: x ** 100000000\n")
+        result = invoke("run", str(path), "--exact")
+        assert result.exit_code == 1
+        assert "x ** 100000000 would grow past 100,000 bits" in result.stderr
+
+    def test_repeated_squaring_stops_at_the_size_limit(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """Each squaring doubles the digits; the node that passes the limit is named."""
+        lines = ["inputs: {x: 1.1}", "nodes:", "  y0: x * x"]
+        lines += [f"  y{i}: y{i - 1} * y{i - 1}" for i in range(1, 40)]
+        path = write_graph("\n".join(lines) + "\n")
+        result = invoke("run", str(path), "--exact")
+        assert result.exit_code == 1
+        assert "grew past 100,000 bits" in result.stderr
+        assert "mul failed in node 'y" in result.stderr
+
     def test_exact_does_not_combine_with_batch(self, invoke: Invoke) -> None:
         """--exact with --batch is a usage error."""
         result = invoke("run", "apple_orange", "--exact", "--batch", "-", input="tax\n1\n")

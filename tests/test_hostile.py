@@ -814,6 +814,17 @@ class TestPipes:
         assert first.startswith({"tsv": b"x0\t", "csv": b"name,", "json": b'{"graph"'}[fmt])
         assert (code, stderr) == (0, b"")
 
+    def test_head_ends_a_forced_table_quietly_too(self, tmp_path: Path) -> None:
+        """`-o table | head -1` goes through rich: it also ends with exit 0, not rich's 1."""
+        with start("run", str(chain(tmp_path)), "-o", "table", cwd=tmp_path) as process:
+            assert process.stdout is not None and process.stderr is not None
+            first = process.stdout.readline()
+            process.stdout.close()
+            stderr = process.stderr.read()
+            code = process.wait(timeout=30)
+        assert first.strip()
+        assert (code, stderr) == (0, b"")
+
 
 class TestClosedStreams:
     @staticmethod

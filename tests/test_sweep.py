@@ -52,6 +52,7 @@ class TestSpecs:
             ("tax=1:2:2.5", "COUNT must be a whole number >= 1, got '2.5'"),
             ("tax=0:2:3:log", "a log scale needs START and STOP above 0"),
             ("tax=1:2:3:ln", "the only scale is ':log', got ':ln'"),
+            ("tax=1e308:-1e308:3", "STOP - START is too large for float64"),
         ],
     )
     def test_bad_specs_say_what_is_wrong(self, text: str, message: str) -> None:

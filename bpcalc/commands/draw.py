@@ -90,12 +90,12 @@ def print_terminal(lines: list[Line]) -> None:
     """Coloured, never wrapped by rich; a note on stderr when it is wider than the terminal."""
     import shutil
 
-    from rich.console import Console
     from rich.text import Text
 
+    from bpcalc.render import stdout_console
     from bpcalc.trace import cell_width
 
-    console = Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
+    console = stdout_console(soft_wrap=True)
     for line in lines:
         console.print(Text.assemble(*line))
     widest = max((sum(cell_width(text) for text, _ in line) for line in lines), default=0)

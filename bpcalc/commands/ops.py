@@ -118,10 +118,9 @@ def ops_markdown() -> str:
 def _print_table() -> None:
     """Six columns on a wide terminal; on a narrow one, op, class and inputs share a cell."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
-    from bpcalc.render import terminal_width
+    from bpcalc.render import stdout_console, terminal_width
 
     wide = terminal_width() >= WIDE_TERMINAL
     table = Table(
@@ -139,7 +138,7 @@ def _print_table() -> None:
         rest[1] = rest[1].replace("; ", "\n")
         first = [name, layer, params] if wide else [f"{name}({params})\n  {layer}"]
         table.add_row(*first, *rest)
-    Console(highlight=False, markup=False, emoji=False).print(table)
+    stdout_console().print(table)
 
 
 if __name__ == "__main__":

@@ -115,11 +115,10 @@ def _check_strict(result: Any) -> None:
 
 def _print_table(result: Any, graph_name: str, digits: int | None) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    from bpcalc.render import table_cell
+    from bpcalc.render import stdout_console, table_cell
     from bpcalc.sweep import marks
 
     names = [spec.name for spec in result.specs]
@@ -135,19 +134,17 @@ def _print_table(result: Any, graph_name: str, digits: int | None) -> None:
         row += [notes[i]] if any(notes) else []
         table.add_row(*(Text(cell) for cell in row))
     count = len(result.points)
-    console = Console(highlight=False, markup=False, emoji=False)
+    console = stdout_console()
     title = f"{graph_name}: {result.names[0]} over {' × '.join(names)} ({count:,} points)"
     console.print(Text(title, style="bold"), no_wrap=True, crop=False)
     console.print(table)
 
 
 def _print_chart(result: Any, graph_name: str) -> None:
-    from rich.console import Console
-
     from bpcalc.chart import terminal_chart
-    from bpcalc.render import terminal_width
+    from bpcalc.render import stdout_console, terminal_width
     from bpcalc.sweep import chart
 
-    console = Console(highlight=False, markup=False, emoji=False)
+    console = stdout_console()
     for line in terminal_chart(chart(result, graph_name=graph_name), terminal_width()):
         console.print(line, no_wrap=True, overflow="ignore", crop=False)

@@ -66,9 +66,10 @@ def trace(params: dict[str, Any]) -> None:
 
 
 def print_rich(lines: list[Line]) -> None:
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console(highlight=False, markup=False, emoji=False)
+    from bpcalc.render import stdout_console
+
+    console = stdout_console()
     for line in lines:
         console.print(Text.assemble(*line))
