@@ -11,7 +11,6 @@ import heapq
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from functools import cached_property
 from itertools import compress, repeat
 from operator import is_
@@ -22,6 +21,7 @@ from bpcalc.errors import Diagnostic, EvaluationError, GraphError, UsageProblem,
 from bpcalc.expr import Arg
 from bpcalc.limits import DEFAULT_LIMITS, Limits
 from bpcalc.numbers import Const
+from bpcalc.numfmt import is_fraction
 from bpcalc.registry import OPS
 from bpcalc.schema import GraphDef, NodeDef, read_graph
 from bpcalc.source import Source, gc_paused, parse
@@ -371,16 +371,16 @@ def _exact_inputs(graph: Graph) -> list[Any]:
 def _ones_like(value: Any) -> Any:
     import numpy as np
 
-    if isinstance(value, Fraction):
-        return Fraction(1)
+    if is_fraction(value):
+        return type(value)(1)
     return np.ones_like(value) if isinstance(value, np.ndarray) else 1.0
 
 
 def _zeros_like(value: Any) -> Any:
     import numpy as np
 
-    if isinstance(value, Fraction):
-        return Fraction(0)
+    if is_fraction(value):
+        return type(value)(0)
     return np.zeros_like(value) if isinstance(value, np.ndarray) else 0.0
 
 
@@ -389,7 +389,7 @@ def _finite(value: Any) -> bool:
         return math.isfinite(value)
     import numpy as np
 
-    if isinstance(value, Fraction) or value.dtype == np.dtype(object):
+    if is_fraction(value) or value.dtype == np.dtype(object):
         return True  # exact rationals are always finite
 
     return bool(np.isfinite(value).all())

@@ -64,9 +64,8 @@ def _div(x: Value, y: Value) -> Value:
 class MulLayer:
     """z = x * y; the gradients are the inputs swapped."""
 
-    def __init__(self) -> None:
-        self.x: Value = None
-        self.y: Value = None
+    x: Value = None
+    y: Value = None
 
     def forward(self, x: Value, y: Value) -> Value:
         self.x = x
@@ -74,17 +73,17 @@ class MulLayer:
         return x * y
 
     def backward(self, dout: Value) -> tuple[Value, Value]:
-        dx = _sum_to(dout * self.y, self.x)
-        dy = _sum_to(dout * self.x, self.y)
-        return dx, dy
+        x, y = self.x, self.y
+        if type(dout) is float and type(x) is float and type(y) is float:
+            return dout * y, dout * x  # what _sum_to returns for floats, without the calls
+        return _sum_to(dout * y, x), _sum_to(dout * x, y)
 
 
 class AddLayer:
     """z = x + y; the gradient passes through unchanged."""
 
-    def __init__(self) -> None:
-        self.x: Value = None
-        self.y: Value = None
+    x: Value = None
+    y: Value = None
 
     def forward(self, x: Value, y: Value) -> Value:
         self.x = x
@@ -92,15 +91,17 @@ class AddLayer:
         return x + y
 
     def backward(self, dout: Value) -> tuple[Value, Value]:
-        return _sum_to(dout, self.x), _sum_to(dout, self.y)
+        x, y = self.x, self.y
+        if type(dout) is float and type(x) is float and type(y) is float:
+            return dout, dout
+        return _sum_to(dout, x), _sum_to(dout, y)
 
 
 class SubLayer:
     """z = x - y."""
 
-    def __init__(self) -> None:
-        self.x: Value = None
-        self.y: Value = None
+    x: Value = None
+    y: Value = None
 
     def forward(self, x: Value, y: Value) -> Value:
         self.x = x
@@ -108,16 +109,18 @@ class SubLayer:
         return x - y
 
     def backward(self, dout: Value) -> tuple[Value, Value]:
-        return _sum_to(dout, self.x), _sum_to(-dout, self.y)
+        x, y = self.x, self.y
+        if type(dout) is float and type(x) is float and type(y) is float:
+            return dout, -dout
+        return _sum_to(dout, x), _sum_to(-dout, y)
 
 
 class DivLayer:
     """z = x / y; dz/dx = 1/y, dz/dy = -x/y**2 = -z/y."""
 
-    def __init__(self) -> None:
-        self.y: Value = None
-        self.x: Value = None
-        self.out: Value = None
+    y: Value = None
+    x: Value = None
+    out: Value = None
 
     def forward(self, x: Value, y: Value) -> Value:
         self.x = x
@@ -134,10 +137,9 @@ class DivLayer:
 class PowLayer:
     """z = x ** y, where the exponent may be a node too: dz/dy = x**y ln x."""
 
-    def __init__(self) -> None:
-        self.x: Value = None
-        self.y: Value = None
-        self.out: Value = None
+    x: Value = None
+    y: Value = None
+    out: Value = None
 
     def forward(self, x: Value, y: Value) -> Value:
         self.x = x
@@ -168,9 +170,8 @@ class PowLayer:
 class MatMulLayer:
     """z = x @ y with numpy's rules for 1-D and stacked operands."""
 
-    def __init__(self) -> None:
-        self.x: Value = None
-        self.y: Value = None
+    x: Value = None
+    y: Value = None
 
     def forward(self, x: Value, y: Value) -> Value:
         self.x = x
@@ -220,8 +221,7 @@ class IdentityLayer:
 class ExpLayer:
     """z = exp(x); dz/dx = z."""
 
-    def __init__(self) -> None:
-        self.out: Value = None
+    out: Value = None
 
     def forward(self, x: Value) -> Value:
         if _is_scalar(x):
@@ -240,8 +240,7 @@ class ExpLayer:
 class LogLayer:
     """z = ln(x); dz/dx = 1/x."""
 
-    def __init__(self) -> None:
-        self.x: Value = None
+    x: Value = None
 
     def forward(self, x: Value) -> Value:
         self.x = x
@@ -256,11 +255,10 @@ class LogLayer:
 class TanhLayer:
     """z = tanh(x); dz/dx = 1 - z**2."""
 
-    def __init__(self) -> None:
-        self.out: Value = None
+    out: Value = None
 
     def forward(self, x: Value) -> Value:
-        self.out = math.tanh(x) if _is_scalar(x) else np.tanh(x)
+        self.out = math.tanh(x) if type(x) is float or _is_scalar(x) else np.tanh(x)
         return self.out
 
     def backward(self, dout: Value) -> Value:
@@ -270,8 +268,7 @@ class TanhLayer:
 class Relu:
     """z = max(x, 0); relu'(0) = 0 as in PyTorch. Works on floats, unlike the book's."""
 
-    def __init__(self) -> None:
-        self.mask: Value = None  # True where x <= 0
+    mask: Value = None  # True where x <= 0
 
     def forward(self, x: Value) -> Value:
         self.mask = x <= 0
@@ -288,8 +285,7 @@ class Relu:
 class Sigmoid:
     """z = 1 / (1 + exp(-x)), computed without overflow; dz/dx = z (1 - z)."""
 
-    def __init__(self) -> None:
-        self.out: Value = None
+    out: Value = None
 
     def forward(self, x: Value) -> Value:
         if _is_scalar(x):
@@ -312,8 +308,7 @@ class Sigmoid:
 class SumLayer:
     """z = the sum of all elements of x."""
 
-    def __init__(self) -> None:
-        self.x: Value = None
+    x: Value = None
 
     def forward(self, x: Value) -> Value:
         self.x = x
@@ -326,8 +321,7 @@ class SumLayer:
 class MeanLayer:
     """z = the mean of all elements of x."""
 
-    def __init__(self) -> None:
-        self.x: Value = None
+    x: Value = None
 
     def forward(self, x: Value) -> Value:
         self.x = x
@@ -342,13 +336,12 @@ class MeanLayer:
 class Affine:
     """z = x @ W + b for a batch of rows x (or one sample, 1-D); db is summed over the batch."""
 
-    def __init__(self) -> None:
-        self.x: Value = None
-        self.W: Value = None
-        self.b: Value = None
-        self.dW: Value = None
-        self.db: Value = None
-        self._xw: Value = None
+    x: Value = None
+    W: Value = None
+    b: Value = None
+    dW: Value = None
+    db: Value = None
+    _xw: Value = None
 
     def forward(self, x: Value, W: Value, b: Value) -> Value:
         self.x = x
@@ -371,13 +364,12 @@ class SoftmaxWithLoss:
     stably, so no ``1e-7`` is needed inside the log.
     """
 
-    def __init__(self) -> None:
-        self.loss: Value = None
-        self.y: Value = None  # softmax output
-        self.t: Value = None
-        self._logp: Any = None
-        self._targets: Any = None  # probability rows, shaped like the batch
-        self._x_shape: tuple[int, ...] = ()
+    loss: Value = None
+    y: Value = None  # softmax output
+    t: Value = None
+    _logp: Any = None
+    _targets: Any = None  # probability rows, shaped like the batch
+    _x_shape: tuple[int, ...] = ()
 
     def forward(self, x: Value, t: Value) -> Value:
         x = np.asarray(x, dtype=np.float64)

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import math
-from fractions import Fraction
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 TABLE_DIGITS = 12  # so the book's 3.3000000000000003 reads 3.3 in a table
 TENSOR_DIGITS = 4  # tensors in a table: enough to read, short enough to fit
+
+
+def is_fraction(x: Any) -> TypeGuard[Fraction]:
+    """Whether ``x`` is a ``Fraction``, without importing fractions (and decimal) at start-up:
+    no Fraction exists until something has imported the module."""
+    fractions = sys.modules.get("fractions")
+    return fractions is not None and isinstance(x, fractions.Fraction)
 
 
 def number(x: float | Fraction, digits: int | None = None) -> str:
@@ -15,7 +25,7 @@ def number(x: float | Fraction, digits: int | None = None) -> str:
 
     An exact ``Fraction`` (from ``--exact``) is written exactly, whatever ``digits`` says.
     """
-    if isinstance(x, Fraction):
+    if type(x) is not float and is_fraction(x):
         return exact_text(x)
     x = float(x)
     if not math.isfinite(x):
@@ -32,7 +42,7 @@ def rounded(x: float, digits: int | None) -> float:
 
 def value_text(value: Any, digits: int | None = None) -> str:
     """A float, or an array as a nested list on one line (``[[1.0, 2.0], [3.0, 4.0]]``)."""
-    if isinstance(value, float | int | Fraction):
+    if isinstance(value, float | int) or is_fraction(value):
         return number(value, digits)
     return _nested(value.tolist(), digits)
 
@@ -48,7 +58,7 @@ def json_value(value: Any, digits: int | None = None) -> Any:
     "NaN", "Infinity" and "-Infinity" (the convention of JavaScript and Protocol Buffers)."""
     if value is None:
         return None
-    if isinstance(value, float | int | Fraction):
+    if isinstance(value, float | int) or is_fraction(value):
         return _json_number(value, digits)
     flat = [_json_number(x, digits) for x in value.ravel().tolist()]
     for size in reversed(value.shape[1:]):
@@ -57,10 +67,10 @@ def json_value(value: Any, digits: int | None = None) -> Any:
 
 
 def _json_number(x: float | Fraction, digits: int | None) -> Any:
-    if isinstance(x, Fraction):
+    if type(x) is not float and is_fraction(x):
         return {"fraction": str(x), "float": float(x)}
     if math.isfinite(x):
-        return rounded(x, digits)
+        return rounded(float(x), digits)
     return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
 
 

@@ -11,10 +11,9 @@ import io
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from fractions import Fraction
 from typing import Any, Literal
 
-from bpcalc.numfmt import TABLE_DIGITS, TENSOR_DIGITS, number
+from bpcalc.numfmt import TABLE_DIGITS, TENSOR_DIGITS, is_fraction, number
 
 Format = Literal["auto", "table", "tsv", "csv", "json"]
 FORMATS: tuple[str, ...] = ("auto", "table", "tsv", "csv", "json")
@@ -59,7 +58,7 @@ def table_cell(value: Any, digits: int | None, width: int = 72) -> str:
     """A value for people: rounded, and long tensors summarised the numpy way in ``width``."""
     if value is None:
         return "—"
-    if isinstance(value, float | int | Fraction):
+    if isinstance(value, float | int) or is_fraction(value):
         return number(value, digits or TABLE_DIGITS)
     import numpy as np
 
