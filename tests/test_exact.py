@@ -77,6 +77,40 @@ class TestFractionsAndTensors:
         assert graph.evaluate(exact=True).grads["a"] == Fraction(6, 10)
 
 
+class TestEveryExactOp:
+    def test_each_exact_op_gives_exact_values_and_gradients(self) -> None:
+        """sub, div, neg, identity, sum and mean over zeros/ones/value inputs, all exact."""
+        graph = loads(
+            "inputs:\n"
+            "  a: {value: [0.1, 0.2]}\n"
+            "  z: {zeros: 2}\n"
+            "  o: {ones: [2]}\n"
+            "  c: 0.3\n"
+            "nodes:\n"
+            "  d: (a - z) / (o + c)\n"
+            "  n: -d\n"
+            "  i: n\n"
+            "  y: sum(i) + mean(a) * 3\n"
+        )
+        result = graph.evaluate(exact=True)
+        a = [Fraction(1, 10), Fraction(2, 10)]
+        expected = -sum(x / Fraction(13, 10) for x in a) + sum(a) / 2 * 3
+        assert result.values["y"] == expected
+        assert list(result.grads["a"]) == [-1 / Fraction(13, 10) + Fraction(3, 2)] * 2
+        # d/dc of -(a1 + a2) / (1 + c) is (a1 + a2) / (1 + c)**2, summed over the vector.
+        assert result.grads["c"] == sum(a) / Fraction(13, 10) ** 2
+        assert list(result.grads["z"]) == [1 / Fraction(13, 10)] * 2
+
+    def test_a_non_finite_input_has_no_exact_value(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """.nan under --exact is refused, naming the input."""
+        path = write_graph("inputs: {x: .nan}\nnodes:\n  y: x * 2\n")
+        result = invoke("run", str(path), "--exact")
+        assert result.exit_code == 1
+        assert "--exact: input 'x': '.nan' has no exact rational value" in result.stderr
+
+
 class TestRefusals:
     def test_an_op_that_is_not_exact_is_refused_by_node(
         self, invoke: Invoke, write_graph: WriteGraph
