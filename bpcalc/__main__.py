@@ -1,5 +1,5 @@
 """``python -m bpcalc``."""
 
-from bpcalc.cli import main
+from bpcalc.entry import main
 
 main()

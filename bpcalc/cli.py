@@ -246,12 +246,9 @@ def completion(shell: str) -> None:
 
 
 def main() -> None:
-    """Console-script entry point; Ctrl-C anywhere exits 130 without a traceback."""
+    """Run the command line (bpcalc.entry.main installs Ctrl-C handling first)."""
     import os
-    import signal
 
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if ignored
-        signal.signal(signal.SIGINT, _interrupted)
     for stream, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
         if getattr(sys, stream) is None:  # closed (`<&-`, `>&-`): read nothing, write nowhere
             setattr(sys, stream, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115
@@ -259,9 +256,3 @@ def main() -> None:
         cli.main(prog_name="bpcalc")
     except KeyboardInterrupt:
         sys.exit(ExitStatus.INTERRUPTED)
-
-
-def _interrupted(signum: int, frame: Any) -> None:
-    """Ctrl-C: exit 130 at once. (A KeyboardInterrupt outside a command, while click parses
-    the command line, would make click print 'Aborted!' and exit 1.)"""
-    raise SystemExit(ExitStatus.INTERRUPTED)
