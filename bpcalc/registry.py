@@ -139,7 +139,3 @@ _SPECS = (
 OPS: dict[str, OpSpec] = {spec.name: spec for spec in _SPECS}
 
 BINARY_SYMBOLS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "@": "matmul"}
-
-
-def op_names() -> list[str]:
-    return list(OPS)

@@ -126,7 +126,3 @@ def stdout_console(**options: Any) -> Any:
             raise BrokenPipeError  # rich's own handler exits 1; bpcalc's exits 0
 
     return _Console(highlight=False, markup=False, emoji=False, **options)
-
-
-def print_stderr(text: str) -> None:
-    sys.stderr.write(text if text.endswith("\n") else text + "\n")
