@@ -15,7 +15,7 @@ import shapes
 from timing import Row, Table, interleaved
 
 import bpcalc
-from bpcalc.source import gc_paused
+from bpcalc.loading.parse import gc_paused
 
 
 def load_program(program: shapes.Program) -> Any:

@@ -19,10 +19,10 @@ import yaml
 from timing import Row, Table, command_env, interleaved, run_command
 
 import bpcalc
-from bpcalc.graph import build
+from bpcalc.engine.plan import build
 from bpcalc.limits import DEFAULT_LIMITS
-from bpcalc.schema import read_graph
-from bpcalc.source import parse
+from bpcalc.loading.parse import parse
+from bpcalc.loading.schema import read_graph
 
 
 def hand_engine(data: dict[str, Any]) -> Any:

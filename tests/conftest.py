@@ -20,7 +20,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Run ``bpcalc ARGS`` in-process; ``tty=True`` makes stdout look like a terminal."""
 
     def run(*args: str, input: str | bytes | None = None, tty: bool = False) -> Result:
-        monkeypatch.setattr("bpcalc.render.stdout_is_terminal", lambda: tty)
+        monkeypatch.setattr("bpcalc.output.formats.stdout_is_terminal", lambda: tty)
         monkeypatch.setenv("COLUMNS", "120")
         return CliRunner().invoke(
             cli, list(args), input=input, catch_exceptions=False, prog_name="bpcalc"

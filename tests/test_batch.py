@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpcalc.batch import ELEMENTWISE_OPS
-from bpcalc.floatrepr import matrix_texts, repr_matrix
-from bpcalc.registry import OPS
-from bpcalc.rowreader import RowReader
-from bpcalc.rowwriter import json_number_text
+from bpcalc.analysis.batch import ELEMENTWISE_OPS
+from bpcalc.loading.rows import RowReader
+from bpcalc.ops.table import OPS
+from bpcalc.output.float_repr import matrix_texts, repr_matrix
+from bpcalc.output.rows import json_number_text
 from tests.conftest import GRAPHS, Invoke
 
 WriteGraph = Callable[..., Path]
@@ -632,7 +632,7 @@ class TestProgressBar:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """stderr a terminal, stdout redirected: the bar reports the rows done."""
-        from bpcalc.batch import _Progress
+        from bpcalc.analysis.batch import _Progress
 
         stderr = self.FakeTerminal()
         monkeypatch.setattr(sys, "stderr", stderr)
@@ -648,7 +648,7 @@ class TestProgressBar:
         self, monkeypatch: pytest.MonkeyPatch, stderr_tty: bool, stdout_tty: bool
     ) -> None:
         """A piped stderr, or rows printed on the terminal, get no bar."""
-        from bpcalc.batch import _Progress
+        from bpcalc.analysis.batch import _Progress
 
         stderr = self.FakeTerminal() if stderr_tty else io.StringIO()
         monkeypatch.setattr(sys, "stderr", stderr)

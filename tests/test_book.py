@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bpcalc import load
-from bpcalc.layers import AddLayer, MulLayer
+from bpcalc.ops.layers import AddLayer, MulLayer
 from tests.conftest import GRAPHS, Invoke
 
 

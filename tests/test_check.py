@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpcalc import loads
-from bpcalc.check import check_gradients
-from bpcalc.examples import example_paths
-from bpcalc.layers import MulLayer
+from bpcalc.analysis.check import check_gradients
+from bpcalc.loading.find import example_paths
+from bpcalc.ops.layers import MulLayer
 from tests.conftest import Invoke
 
 WriteGraph = Callable[..., Path]
@@ -310,7 +310,7 @@ class TestProgress:
         self, invoke: Invoke, write_graph: WriteGraph, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """600 elements with stderr on a terminal: a progress bar on stderr, results on stdout."""
-        monkeypatch.setattr("bpcalc.commands.check.stderr_is_terminal", lambda: True)
+        monkeypatch.setattr("bpcalc.cli.check.stderr_is_terminal", lambda: True)
         result = invoke("check", str(write_graph(self.BIG)), "-o", "json")
         assert "checking gradients" in result.stderr
         assert as_json(result)["inputs"][0]["checked"] == 600
@@ -319,7 +319,7 @@ class TestProgress:
         self, invoke: Invoke, write_graph: WriteGraph, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """The same check into a file or pipe leaves stderr empty."""
-        monkeypatch.setattr("bpcalc.commands.check.stderr_is_terminal", lambda: False)
+        monkeypatch.setattr("bpcalc.cli.check.stderr_is_terminal", lambda: False)
         result = invoke("check", str(write_graph(self.BIG)), "-o", "json")
         assert result.exit_code == 0
         assert result.stderr == ""

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpcalc import load, loads
-from bpcalc.numfmt import exact_text
+from bpcalc.output.numbers import exact_text
 from tests.conftest import GRAPHS, Invoke
 
 WriteGraph = Callable[..., Path]

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpcalc import loads
-from bpcalc.examples import example_paths
-from bpcalc.export import python_script
+from bpcalc.analysis.export import python_script
+from bpcalc.loading.find import example_paths
 from tests.conftest import Invoke
 
 WriteGraph = Callable[..., Path]
@@ -87,7 +87,7 @@ class TestScriptsReproduceRun:
     ) -> None:
         """--standalone scripts never import bpcalc and still print run's exact numbers."""
         path = export_to(invoke, tmp_path, name, "--python", "--standalone")
-        assert "bpcalc.layers import" not in path.read_text(encoding="utf-8")
+        assert "bpcalc.ops.layers import" not in path.read_text(encoding="utf-8")
         output = run_script(path, without_bpcalc=True)
         assert parse_output(output) == run_numbers(invoke, name)
 
@@ -107,7 +107,7 @@ class TestBookStyle:
     ) -> None:
         """Layers are built, forward runs in node order, backward in reverse from dprice = 1.0."""
         text = export_to(invoke, tmp_path, "apple_orange", "--python").read_text(encoding="utf-8")
-        assert "from bpcalc.layers import AddLayer, MulLayer" in text
+        assert "from bpcalc.ops.layers import AddLayer, MulLayer" in text
         expected = [
             "tax = 1.1",
             "price_layer = MulLayer()",

@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bpcalc.cli import cli
-from bpcalc.graph import Graph, loads
-from bpcalc.registry import OPS
-from bpcalc.values import InputValue
+from bpcalc.engine.plan import Graph, loads
+from bpcalc.loading.inputs import InputValue
+from bpcalc.ops.table import OPS
 
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 EXAMPLES = {path.stem: path.read_text(encoding="utf-8") for path in sorted(GRAPHS.glob("*.yaml"))}
@@ -523,8 +523,8 @@ def numpy_result_shape(op: str, shapes: list[tuple[int, ...]]) -> tuple[int, ...
 
 class TestResultSizes:
     def test_every_op_has_a_size_rule(self) -> None:
-        """A new op in the registry needs a rule in bpcalc.sizes."""
-        from bpcalc.sizes import RULES
+        """A new op in the registry needs a rule in bpcalc.ops.shapes."""
+        from bpcalc.ops.shapes import RULES
 
         assert set(RULES) == set(OPS)
 
@@ -536,7 +536,7 @@ class TestResultSizes:
     def test_the_rules_agree_with_the_layers(self, op: str, shapes: list[Any]) -> None:
         """Wherever the layer makes a result, bpcalc predicted exactly its shape (so no result
         is larger than checked); where the layer refuses the operands, evaluation says so."""
-        from bpcalc.sizes import RULES
+        from bpcalc.ops.shapes import RULES
 
         operands = shapes[: OPS[op].arity]
         if op == "softmax_with_loss":  # labels: one-hot rows shaped like x

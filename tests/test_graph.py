@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bpcalc.engine.plan import Evaluation, Graph, loads
 from bpcalc.errors import GraphError, UsageProblem
-from bpcalc.graph import Evaluation, Graph, loads
-from bpcalc.values import InputValue
+from bpcalc.loading.inputs import InputValue
 
 
 def first_line(err: pytest.ExceptionInfo[GraphError]) -> str:

@@ -1,6 +1,6 @@
 """Per-layer correctness: every op's backward against central differences, and the sharp edges.
 
-The gradient checks iterate ``bpcalc.registry.OPS``, so a new op is checked as soon as it is
+The gradient checks iterate ``bpcalc.ops.table.OPS``, so a new op is checked as soon as it is
 registered: unary and binary ops get elementwise inputs by default, and an op that needs special
 inputs gets an entry in ``BUILDERS``.
 """
@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from bpcalc.layers import AddLayer, Affine, MulLayer, PowLayer, Relu, Sigmoid, SoftmaxWithLoss
-from bpcalc.registry import OPS, OpSpec
+from bpcalc.ops.layers import AddLayer, Affine, MulLayer, PowLayer, Relu, Sigmoid, SoftmaxWithLoss
+from bpcalc.ops.table import OPS, OpSpec
 
 H = 1e-6  # central-difference step
 RTOL, ATOL = 1e-5, 1e-6

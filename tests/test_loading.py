@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bpcalc.engine.plan import Graph, load, loads
 from bpcalc.errors import BpcalcError, GraphError
-from bpcalc.graph import Graph, load, loads
 from bpcalc.limits import Limits
-from bpcalc.registry import OPS
+from bpcalc.ops.table import OPS
 
 WriteGraph = Callable[..., Path]
 

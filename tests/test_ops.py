@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bpcalc.registry import OPS
+from bpcalc.ops.table import OPS
 from tests.conftest import Invoke
 
 DOCS_OPS = Path(__file__).resolve().parent.parent / "docs" / "ops.md"
@@ -66,7 +66,7 @@ class TestContent:
         self, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """At 80 columns op, inputs and class share a cell such as `affine(x, W, b)`."""
-        monkeypatch.setattr("bpcalc.render.terminal_width", lambda: 80)
+        monkeypatch.setattr("bpcalc.output.formats.terminal_width", lambda: 80)
         result = invoke("ops", tty=True)
         assert "affine(x, W, b)" in result.stdout
         assert "softmax_with_loss(x, t)" in result.stdout
@@ -77,7 +77,7 @@ class TestDocsOpsMd:
         """docs/ops.md is exactly what `bpcalc ops -o markdown` writes."""
         written = invoke("ops", "-o", "markdown").stdout
         assert DOCS_OPS.read_text(encoding="utf-8") == written, (
-            "docs/ops.md is out of date with bpcalc/registry.py; regenerate it with:\n"
+            "docs/ops.md is out of date with bpcalc/ops/table.py; regenerate it with:\n"
             "    uv run bpcalc ops -o markdown > docs/ops.md"
         )
 
@@ -95,9 +95,9 @@ class TestDocsOpsMd:
         assert "large \\|x\\|" in next(row for row in rows if row.startswith("| `sigmoid`"))
 
     def test_the_module_runs_as_a_script(self) -> None:
-        """`python -m bpcalc.commands.ops -o markdown` writes the same markdown."""
+        """`python -m bpcalc.cli.ops -o markdown` writes the same markdown."""
         done = subprocess.run(
-            [sys.executable, "-m", "bpcalc.commands.ops", "-o", "markdown"],
+            [sys.executable, "-m", "bpcalc.cli.ops", "-o", "markdown"],
             capture_output=True,
             text=True,
             check=False,

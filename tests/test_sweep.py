@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from bpcalc import load
-from bpcalc.chart import nice_ticks
+from bpcalc.analysis.sweep import SweepSpec, parse_spec
 from bpcalc.errors import UsageProblem
-from bpcalc.sweep import SweepSpec, parse_spec
+from bpcalc.output.chart import nice_ticks
 from tests.conftest import GRAPHS, Invoke
 
 WriteGraph = Callable[..., Path]
@@ -73,7 +73,7 @@ class TestSweepOutput:
         result = invoke("sweep", "apple_orange", "tax=1:1.2:5", "-o", "csv")
         rows = read_csv(result.stdout)
         graph = load(GRAPHS / "apple_orange.yaml")
-        from bpcalc.values import InputValue
+        from bpcalc.loading.inputs import InputValue
 
         assert [float(r["tax"]) for r in rows] == np.linspace(1, 1.2, 5).tolist()
         for row in rows:

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpcalc import load
-from bpcalc.trace import build_trace, shown_name
-from bpcalc.values import InputValue
+from bpcalc.analysis.trace import build_trace, shown_name
+from bpcalc.loading.inputs import InputValue
 from tests.conftest import GRAPHS, Invoke
 
 WriteGraph = Callable[..., Path]

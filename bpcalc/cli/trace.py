@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bpcalc.options import (
+from bpcalc.cli.options import (
     CONTEXT,
     digits_option,
     evaluate_graph,
@@ -17,7 +17,7 @@ from bpcalc.options import (
 )
 
 if TYPE_CHECKING:
-    from bpcalc.trace import Line
+    from bpcalc.analysis.trace import Line
 
 
 @click.command(
@@ -50,8 +50,8 @@ def trace(params: dict[str, Any]) -> None:
         bpcalc trace two_layer_net --full | less
         bpcalc trace apple_orange -o json
     """
-    from bpcalc.render import resolve, write, write_json
-    from bpcalc.trace import Numbers, build_trace, plain, trace_lines, trace_records
+    from bpcalc.analysis.trace import Numbers, build_trace, plain, trace_lines, trace_records
+    from bpcalc.output.formats import resolve, write, write_json
 
     graph, evaluation = evaluate_graph(params, trace=True)
     story = build_trace(graph, evaluation)
@@ -68,7 +68,7 @@ def trace(params: dict[str, Any]) -> None:
 def print_rich(lines: list[Line]) -> None:
     from rich.text import Text
 
-    from bpcalc.render import stdout_console
+    from bpcalc.output.formats import stdout_console
 
     console = stdout_console()
     for line in lines:

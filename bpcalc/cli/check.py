@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bpcalc.check import DEFAULT_ATOL, DEFAULT_EPS, DEFAULT_RTOL
+from bpcalc.analysis.check import DEFAULT_ATOL, DEFAULT_EPS, DEFAULT_RTOL
+from bpcalc.cli.options import CONTEXT, complete_names, graph_options, output_options, pass_params
 from bpcalc.errors import ExitStatus
-from bpcalc.options import CONTEXT, complete_names, graph_options, output_options, pass_params
 
 if TYPE_CHECKING:
-    from bpcalc.check import CheckResult, InputCheck
-    from bpcalc.graph import Graph
+    from bpcalc.analysis.check import CheckResult, InputCheck
+    from bpcalc.engine.plan import Graph
 
 # Show a progress bar (on a terminal) from this many elements on: two forward passes each.
 PROGRESS_MIN_ELEMENTS = 500
@@ -99,8 +99,8 @@ def check(params: dict[str, Any]) -> None:
         bpcalc check two_layer_net
         bpcalc check graph.yaml --wrt W1 --sample 100 -o json
     """
-    from bpcalc.check import Tolerance, check_gradients, element_count, inputs_to_check
-    from bpcalc.options import evaluate_graph
+    from bpcalc.analysis.check import Tolerance, check_gradients, element_count, inputs_to_check
+    from bpcalc.cli.options import evaluate_graph
 
     graph, evaluation = evaluate_graph(params)
     names, _ = inputs_to_check(graph, params["wrt"])
@@ -164,7 +164,7 @@ def _warn_kinks(graph: Graph, result: CheckResult) -> None:
 
 
 def print_check(result: CheckResult, *, fmt: str, digits: int | None) -> None:
-    from bpcalc.render import resolve, write_json, write_rows
+    from bpcalc.output.formats import resolve, write_json, write_rows
 
     fmt = resolve(fmt)
     if fmt == "json":
@@ -176,7 +176,7 @@ def print_check(result: CheckResult, *, fmt: str, digits: int | None) -> None:
 
 
 def _row(check: InputCheck, digits: int | None) -> list[str]:
-    from bpcalc.numfmt import number
+    from bpcalc.output.numbers import number
 
     worst = check.worst()
     cells = [check.name, str(check.checked)]
@@ -195,7 +195,7 @@ def _row(check: InputCheck, digits: int | None) -> list[str]:
 
 
 def _element(check: InputCheck, position: int, digits: int | None) -> dict[str, Any]:
-    from bpcalc.numfmt import json_value
+    from bpcalc.output.numbers import json_value
 
     return {
         "index": list(check.index(position)),
@@ -208,7 +208,7 @@ def _element(check: InputCheck, position: int, digits: int | None) -> dict[str, 
 
 def check_document(result: CheckResult, digits: int | None) -> dict[str, Any]:
     """What ``-o json`` writes."""
-    from bpcalc.numfmt import json_value
+    from bpcalc.output.numbers import json_value
 
     inputs = []
     for check in result.inputs:
@@ -248,7 +248,7 @@ def check_document(result: CheckResult, digits: int | None) -> dict[str, Any]:
 
 
 def _error_text(x: float, digits: int | None) -> str:
-    from bpcalc.numfmt import number
+    from bpcalc.output.numbers import number
 
     if x != x or x in (float("inf"), float("-inf")):
         return number(x)
@@ -256,7 +256,7 @@ def _error_text(x: float, digits: int | None) -> str:
 
 
 def _print_table(result: CheckResult, digits: int | None) -> None:
-    from bpcalc.render import print_table
+    from bpcalc.output.formats import print_table
 
     rows = []
     for check in result.inputs:
@@ -298,7 +298,7 @@ def _print_table(result: CheckResult, digits: int | None) -> None:
 
 def _print_failures(result: CheckResult, digits: int | None) -> None:
     """The first elements out of tolerance of each failing input: numerical vs backprop."""
-    from bpcalc.render import print_table, table_cell
+    from bpcalc.output.formats import print_table, table_cell
 
     rows = []
     for check in result.inputs:

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from bpcalc.numbers import Const
-from bpcalc.numfmt import TABLE_DIGITS, TENSOR_DIGITS, json_value, number, value_text
-from bpcalc.registry import OPS
+from bpcalc.loading.literals import Const
+from bpcalc.ops.table import OPS
+from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, json_value, number, value_text
 
 if TYPE_CHECKING:
-    from bpcalc.graph import Evaluation, Graph
-    from bpcalc.schema import NodeDef
+    from bpcalc.engine.plan import Evaluation, Graph
+    from bpcalc.loading.schema import NodeDef
 
 INLINE_ELEMENTS = 6  # tensors up to this size are shown in full even without --full
 
@@ -172,7 +172,7 @@ def _local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...]
 
 def _exact_local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...] | None:
     """The same with the exact layers of ``--exact``: rational local derivatives."""
-    from bpcalc.exact import EXACT_LAYERS, to_fraction
+    from bpcalc.ops.exact import EXACT_LAYERS, to_fraction
 
     inputs = [to_fraction(arg.text) if isinstance(arg, Const) else values[arg] for arg in node.args]
     if not all(isinstance(v, Fraction) for v in inputs):

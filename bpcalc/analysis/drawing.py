@@ -13,15 +13,15 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from bpcalc.analysis.trace import INLINE_ELEMENTS, Line, cell_width, printable, tensor_text
 from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem
-from bpcalc.numbers import Const
-from bpcalc.numfmt import TABLE_DIGITS, TENSOR_DIGITS, number
-from bpcalc.registry import OPS
-from bpcalc.trace import INLINE_ELEMENTS, Line, cell_width, printable, tensor_text
+from bpcalc.loading.literals import Const
+from bpcalc.ops.table import OPS
+from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, number
 
 if TYPE_CHECKING:
-    from bpcalc.graph import Evaluation, Graph
-    from bpcalc.trace import Trace
+    from bpcalc.analysis.trace import Trace
+    from bpcalc.engine.plan import Evaluation, Graph
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
 BINARY_FORMATS = ("png", "pdf")

@@ -15,7 +15,7 @@ class OpSpec:
     """What bpcalc knows about one op."""
 
     name: str
-    layer: str  # class name in bpcalc.layers
+    layer: str  # class name in bpcalc.ops.layers
     params: tuple[str, ...]  # forward() argument names, in order
     formula: str  # forward, in terms of params
     derivatives: tuple[str, ...]  # one local derivative per param
@@ -29,7 +29,7 @@ class OpSpec:
 
     def layer_class(self) -> Any:
         """The layer class, imported on first use (it needs numpy)."""
-        return getattr(importlib.import_module("bpcalc.layers"), self.layer)
+        return getattr(importlib.import_module("bpcalc.ops.layers"), self.layer)
 
 
 _SPECS = (

@@ -1,8 +1,8 @@
 """Writing rows of numbers chunk by chunk: an aligned table, TSV, CSV or JSON Lines.
 
 Machine formats are lossless: every number is written as ``repr`` writes it, by
-bpcalc.floatrepr for a whole column at once; the cells and separators of a chunk are laid side
-by side in one byte matrix, and the padding bytes are dropped in one pass. Each chunk is written
+bpcalc.output.float_repr for a whole column at once; the cells and separators of a chunk are
+laid side by side in one byte matrix, and the padding bytes are dropped in one pass. Each chunk is written
 whole with one call, so an interrupted run leaves only complete rows. With ``--digits`` the
 numbers are rounded, one at a time, as everywhere else in bpcalc.
 """
@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from bpcalc.numfmt import TABLE_DIGITS, number, rounded
+from bpcalc.output.numbers import TABLE_DIGITS, number, rounded
 
 if TYPE_CHECKING:
     import numpy as np
@@ -76,7 +76,7 @@ class RowWriter:
     def _lossless(self, values: Sequence[Column]) -> bytes:
         import numpy as np
 
-        from bpcalc.floatrepr import repr_matrix
+        from bpcalc.output.float_repr import repr_matrix
 
         n = len(values[0])
         fallback = json_number_text if self.fmt == "json" else repr

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from bpcalc.errors import EvaluationError, UsageProblem, did_you_mean
-from bpcalc.values import InputValue
+from bpcalc.loading.inputs import InputValue
 
 if TYPE_CHECKING:
-    from bpcalc.graph import Evaluation, Graph
+    from bpcalc.engine.plan import Evaluation, Graph
 
 DEFAULT_EPS = 1e-4  # the book's h
 # Central differences with h = 1e-4 in float64 are off by about h**2 * f''' / 6 (~1e-9) plus

@@ -12,8 +12,7 @@ from typing import Any
 import click
 
 from bpcalc import __version__
-from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem
-from bpcalc.options import (
+from bpcalc.cli.options import (
     CONTEXT,
     batch_options,
     batch_requested,
@@ -25,7 +24,8 @@ from bpcalc.options import (
     output_options,
     pass_params,
 )
-from bpcalc.registry import OPS
+from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem
+from bpcalc.ops.table import OPS
 
 
 class ReportedError(click.ClickException):
@@ -42,12 +42,12 @@ class ReportedError(click.ClickException):
 # Commands that live in their own modules, imported only when used (or listed by --help).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:attribute, the command's short_help, shown by --help without importing it)
-    "check": ("bpcalc.commands.check:check", "Check backprop against central differences."),
-    "draw": ("bpcalc.commands.draw:draw", "Draw the graph with values and gradients."),
-    "export": ("bpcalc.commands.export:export", "Write the graph as a book-style script."),
-    "ops": ("bpcalc.commands.ops:ops", "List every op with its local derivatives."),
-    "sweep": ("bpcalc.commands.sweep:sweep", "Evaluate over a range of an input's values."),
-    "trace": ("bpcalc.commands.trace:trace", "Show the forward and backward pass step by step."),
+    "check": ("bpcalc.cli.check:check", "Check backprop against central differences."),
+    "draw": ("bpcalc.cli.draw:draw", "Draw the graph with values and gradients."),
+    "export": ("bpcalc.cli.export:export", "Write the graph as a book-style script."),
+    "ops": ("bpcalc.cli.ops:ops", "List every op with its local derivatives."),
+    "sweep": ("bpcalc.cli.sweep:sweep", "Evaluate over a range of an input's values."),
+    "trace": ("bpcalc.cli.trace:trace", "Show the forward and backward pass step by step."),
 }
 
 
@@ -154,10 +154,10 @@ def run(params: dict[str, Any]) -> None:
         bpcalc run apple_orange --batch rows.csv -o csv > prices.csv
         bpcalc run apple_orange --exact                # price exactly 715
     """
-    from bpcalc.report import print_run
+    from bpcalc.output.reports import print_run
 
     if batch_requested(params):
-        from bpcalc.batch import run_batch
+        from bpcalc.analysis.batch import run_batch
 
         _refuse_exact_batch(params)
         return run_batch(params)
@@ -189,10 +189,10 @@ def grad(params: dict[str, Any]) -> None:
         price=$(bpcalc grad cart.yaml --wrt tax --set tax=1.08)
         bpcalc grad apple_orange --wrt tax --batch rows.csv
     """
-    from bpcalc.report import print_grad
+    from bpcalc.output.reports import print_grad
 
     if batch_requested(params):
-        from bpcalc.batch import run_batch
+        from bpcalc.analysis.batch import run_batch
 
         _refuse_exact_batch(params)
         return run_batch(params, wrt=params["wrt"])
@@ -224,7 +224,7 @@ def examples(name: str | None, fmt: str) -> None:
         bpcalc examples
         bpcalc examples apple_orange > graph.yaml   # a graph to start from
     """
-    from bpcalc.report import print_examples
+    from bpcalc.output.reports import print_examples
 
     print_examples(name, fmt=fmt)
 

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bpcalc.errors import UsageProblem, did_you_mean
-from bpcalc.numfmt import json_value, value_text
-from bpcalc.render import (
+from bpcalc.output.formats import (
     print_table,
     resolve,
     shape_text,
@@ -17,9 +16,10 @@ from bpcalc.render import (
     write_json,
     write_rows,
 )
+from bpcalc.output.numbers import json_value, value_text
 
 if TYPE_CHECKING:
-    from bpcalc.graph import Evaluation, Graph
+    from bpcalc.engine.plan import Evaluation, Graph
 
 
 def print_run(graph: Graph, evaluation: Evaluation, *, fmt: str, digits: int | None) -> None:
@@ -96,8 +96,8 @@ def print_grad(evaluation: Evaluation, wrt: Sequence[str], *, fmt: str, digits: 
 
 
 def print_examples(name: str | None, *, fmt: str) -> None:
-    from bpcalc.examples import example_paths
-    from bpcalc.graph import load
+    from bpcalc.engine.plan import load
+    from bpcalc.loading.find import example_paths
 
     paths = example_paths()
     if name is not None:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from bpcalc.numfmt import TABLE_DIGITS, TENSOR_DIGITS, is_fraction, number
+from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, is_fraction, number
 
 Format = Literal["auto", "table", "tsv", "csv", "json"]
 FORMATS: tuple[str, ...] = ("auto", "table", "tsv", "csv", "json")

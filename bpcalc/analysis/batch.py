@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from bpcalc.cli.options import DEFAULT_CHUNK_SIZE
 from bpcalc.errors import UsageProblem, printable
-from bpcalc.options import DEFAULT_CHUNK_SIZE
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-    from bpcalc.graph import Graph
-    from bpcalc.rowreader import Chunk, RowError
+    from bpcalc.engine.plan import Graph
+    from bpcalc.loading.rows import Chunk, RowError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,7 +72,7 @@ class BatchEvaluator:
         """The output and d(output)/d(name) for each --wrt name, one float64 per row of data."""
         import numpy as np
 
-        from bpcalc.values import InputValue
+        from bpcalc.loading.inputs import InputValue
 
         rows = data.shape[0]
         position = {name: j for j, name in enumerate(self.columns)}
@@ -128,8 +128,8 @@ class _NonFinite:
 
 def run_batch(params: dict[str, Any], *, wrt: Sequence[str] | None = None) -> None:
     """Evaluate the graph once per row of the --batch file and write one row per row."""
-    from bpcalc.options import limits_from, load_graph
-    from bpcalc.render import resolve
+    from bpcalc.cli.options import limits_from, load_graph
+    from bpcalc.output.formats import resolve
 
     click.get_current_context().meta["bpcalc.debug"] = params["debug"]
     if params["batch"] == "-" and params["graph"] == "-":
@@ -139,7 +139,7 @@ def run_batch(params: dict[str, Any], *, wrt: Sequence[str] | None = None) -> No
     )
     fmt = resolve(params["fmt"])
     with _open_rows(params["batch"]) as (stream, name, size), _Progress(size) as progress:
-        from bpcalc.rowreader import RowReader
+        from bpcalc.loading.rows import RowReader
 
         reader = RowReader(
             stream,
@@ -163,7 +163,7 @@ def run_batch(params: dict[str, Any], *, wrt: Sequence[str] | None = None) -> No
 
 def check_columns(graph: Graph, columns: Sequence[str], file: str, sets: Sequence[str]) -> None:
     """Every column names an input, once, and no input has both a column and a --set."""
-    from bpcalc.rowreader import ColumnError
+    from bpcalc.loading.rows import ColumnError
 
     problems = []
     for name in dict.fromkeys(columns):
@@ -197,8 +197,8 @@ def stream_rows(
     """Read, evaluate and write chunk by chunk; stop at a bad row unless skip_bad."""
     import sys
 
-    from bpcalc.rowreader import RowError
-    from bpcalc.rowwriter import RowWriter
+    from bpcalc.loading.rows import RowError
+    from bpcalc.output.rows import RowWriter
 
     name = reader.name
     out = _binary_stdout()
@@ -239,7 +239,7 @@ def stream_rows(
 
 
 def _head(chunk: Chunk, rows: int) -> Chunk:
-    from bpcalc.rowreader import Chunk
+    from bpcalc.loading.rows import Chunk
 
     return Chunk(chunk.data[:rows], chunk.lines[:rows], chunk.bad)
 
@@ -267,7 +267,7 @@ def _check_finite(
 
 
 def _not_finite_error(name: str, seen: _NonFinite) -> RowError:
-    from bpcalc.rowreader import RowError
+    from bpcalc.loading.rows import RowError
 
     return RowError(name, seen.first_line, f"{seen.what} is not finite (--strict)")
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from bpcalc.options import CONTEXT, format_option
-from bpcalc.registry import OPS, OpSpec
+from bpcalc.cli.options import CONTEXT, format_option
+from bpcalc.ops.table import OPS, OpSpec
 
 COLUMNS = ("op", "class", "inputs", "forward", "local derivatives", "notes")
 WIDE_TERMINAL = 120  # columns from which the table has one column per field
@@ -30,7 +30,7 @@ def ops(fmt: str) -> None:
         bpcalc ops
         bpcalc ops -o json | jq '.[] | select(.name == "relu")'
     """
-    from bpcalc.render import resolve, write, write_json, write_rows
+    from bpcalc.output.formats import resolve, write, write_json, write_rows
 
     fmt = resolve(fmt)
     if fmt == "json":
@@ -85,11 +85,11 @@ def ops_markdown() -> str:
     lines = [
         "# Ops",
         "",
-        f"<!-- Generated from bpcalc/registry.py by `{REGENERATE}`; do not edit by hand. -->",
+        f"<!-- Generated from bpcalc/ops/table.py by `{REGENERATE}`; do not edit by hand. -->",
         "",
         "Every op a graph can use, as `bpcalc ops` lists it. In an expression, an op is called",
         "by name (`relu(x)`) or written with its operator (`x * y`). Each is a layer class of",
-        "`bpcalc.layers` with `forward` and `backward`, in the style of *Deep Learning from",
+        "`bpcalc.ops.layers` with `forward` and `backward`, in the style of *Deep Learning from",
         "Scratch*, chapter 5. A local derivative is what backward multiplies the upstream",
         "gradient `dout` by (for `matmul` and `affine`, the whole product with `dout`).",
         "",
@@ -120,7 +120,7 @@ def _print_table() -> None:
     from rich import box
     from rich.table import Table
 
-    from bpcalc.render import stdout_console, terminal_width
+    from bpcalc.output.formats import stdout_console, terminal_width
 
     wide = terminal_width() >= WIDE_TERMINAL
     table = Table(
@@ -142,5 +142,5 @@ def _print_table() -> None:
 
 
 if __name__ == "__main__":
-    # `python -m bpcalc.commands.ops -o markdown > docs/ops.md` works as well as `bpcalc ops`.
+    # `python -m bpcalc.cli.ops -o markdown > docs/ops.md` works as well as `bpcalc ops`.
     ops()

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from bpcalc.options import (
+from bpcalc.cli.options import (
     CONTEXT,
     digits_option,
     format_option,
@@ -50,7 +50,7 @@ def sweep(params: dict[str, Any]) -> None:
         bpcalc sweep apple_orange apple=50:150:3 tax=1:1.2:3 -o csv
         bpcalc sweep tanh_neuron b=-10:10:201 -o svg > sweep.svg
     """
-    from bpcalc.sweep import looks_like_spec, parse_spec
+    from bpcalc.analysis.sweep import looks_like_spec, parse_spec
 
     click.get_current_context().meta["bpcalc.debug"] = params["debug"]
     words = list(params["specs"])
@@ -62,10 +62,10 @@ def sweep(params: dict[str, Any]) -> None:
 
 
 def _sweep(params: dict[str, Any], specs: list[Any]) -> None:
-    from bpcalc.batch import BatchEvaluator, stream_rows
-    from bpcalc.options import DEFAULT_CHUNK_SIZE, limits_from, load_graph
-    from bpcalc.render import resolve
-    from bpcalc.sweep import SweepRows, check_specs, evaluate_all, grid
+    from bpcalc.analysis.batch import BatchEvaluator, stream_rows
+    from bpcalc.analysis.sweep import SweepRows, check_specs, evaluate_all, grid
+    from bpcalc.cli.options import DEFAULT_CHUNK_SIZE, limits_from, load_graph
+    from bpcalc.output.formats import resolve
 
     limits = limits_from(params)
     graph = load_graph(params["graph"], params["sets"], limits, params["allow_outside_files"])
@@ -89,9 +89,9 @@ def _sweep(params: dict[str, Any], specs: list[Any]) -> None:
     if params["strict"]:
         _check_strict(result)
     if fmt == "svg":
-        from bpcalc.chart import svg_chart
-        from bpcalc.render import write
-        from bpcalc.sweep import chart
+        from bpcalc.analysis.sweep import chart
+        from bpcalc.output.chart import svg_chart
+        from bpcalc.output.formats import write
 
         write(svg_chart(chart(result, graph_name=graph.name)))
         return
@@ -103,7 +103,7 @@ def _sweep(params: dict[str, Any], specs: list[Any]) -> None:
 def _check_strict(result: Any) -> None:
     import numpy as np
 
-    from bpcalc.rowreader import RowError
+    from bpcalc.loading.rows import RowError
 
     for name, values in zip(result.names, result.results, strict=True):
         bad = np.flatnonzero(~np.isfinite(values))
@@ -118,8 +118,8 @@ def _print_table(result: Any, graph_name: str, digits: int | None) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from bpcalc.render import stdout_console, table_cell
-    from bpcalc.sweep import marks
+    from bpcalc.analysis.sweep import marks
+    from bpcalc.output.formats import stdout_console, table_cell
 
     names = [spec.name for spec in result.specs]
     notes = marks(result)
@@ -141,9 +141,9 @@ def _print_table(result: Any, graph_name: str, digits: int | None) -> None:
 
 
 def _print_chart(result: Any, graph_name: str) -> None:
-    from bpcalc.chart import terminal_chart
-    from bpcalc.render import stdout_console, terminal_width
-    from bpcalc.sweep import chart
+    from bpcalc.analysis.sweep import chart
+    from bpcalc.output.chart import terminal_chart
+    from bpcalc.output.formats import stdout_console, terminal_width
 
     console = stdout_console()
     for line in terminal_chart(chart(result, graph_name=graph_name), terminal_width()):

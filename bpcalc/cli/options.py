@@ -11,7 +11,7 @@ import click
 from bpcalc.errors import BpcalcError, UsageProblem
 
 if TYPE_CHECKING:
-    from bpcalc.graph import Evaluation, Graph
+    from bpcalc.engine.plan import Evaluation, Graph
     from bpcalc.limits import Limits
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,7 +21,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 def _complete_graph(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     from click.shell_completion import CompletionItem
 
-    from bpcalc.examples import example_paths
+    from bpcalc.loading.find import example_paths
 
     items = [CompletionItem(name) for name in example_paths() if name.startswith(incomplete)]
     return [*items, CompletionItem(incomplete, type="file")]
@@ -167,8 +167,8 @@ def load_graph(
 ) -> Graph:
     from pathlib import Path
 
-    from bpcalc.examples import read_graph_text, resolve_graph
-    from bpcalc.graph import loads
+    from bpcalc.engine.plan import loads
+    from bpcalc.loading.find import read_graph_text, resolve_graph
 
     ref = resolve_graph(graph_arg)
     text = read_graph_text(ref, limits)
@@ -191,8 +191,8 @@ def _parse_sets(
     from dataclasses import replace
     from pathlib import Path
 
-    from bpcalc.source import parse
-    from bpcalc.values import InputError, read_input
+    from bpcalc.loading.inputs import InputError, read_input
+    from bpcalc.loading.parse import parse
 
     values = {}
     for item in sets:
@@ -250,7 +250,7 @@ def pass_params(func: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-# --- --batch (the evaluation itself is in bpcalc.batch, imported only when used) ------
+# --- --batch (the evaluation itself is in bpcalc.analysis.batch, imported only when used) ------
 
 DEFAULT_CHUNK_SIZE = 65536
 _BATCH_ONLY = (("batch_format", "auto", "--batch-format"), ("chunk_size", None, "--chunk-size"))

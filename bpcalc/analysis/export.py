@@ -1,6 +1,6 @@
 """A graph as a plain Python script in the book's style: layers, forward, backward, print.
 
-The script makes the same layer calls in the same order as the engine (bpcalc.graph), and adds
+The script makes the same layer calls in the same order as the engine (bpcalc.engine.plan), and adds
 gradients in the same order, so it prints the very same floats as ``bpcalc run``.
 """
 
@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bpcalc import __version__
-from bpcalc.numbers import Const
-from bpcalc.registry import OPS
+from bpcalc.loading.literals import Const
+from bpcalc.ops.table import OPS
 
 if TYPE_CHECKING:
-    from bpcalc.graph import Evaluation, Graph
-    from bpcalc.schema import NodeDef
+    from bpcalc.engine.plan import Evaluation, Graph
+    from bpcalc.loading.schema import NodeDef
 
 _SYMBOL_WORDS = {"**": "pow", "*": "mul", "+": "add", "-": "sub", "/": "div", "@": "matmul"}
 _TOKEN = re.compile(r"\*\*|[A-Za-z_]\w*|\d[\d.]*(?:[eE][+-]?\d+)?|\.\d+|[-+*/@]")
@@ -93,7 +93,7 @@ def _regenerated(graph: Graph, name: str) -> str | None:
     import numpy as np
 
     from bpcalc.limits import DEFAULT_LIMITS
-    from bpcalc.values import InputError, read_literal, read_shape
+    from bpcalc.loading.inputs import InputError, read_literal, read_shape
 
     raw = next((inp.raw for inp in graph.definition.inputs if inp.name == name), None)
     value = graph.inputs[name].value
@@ -259,7 +259,7 @@ def python_script(graph: Graph, evaluation: Evaluation, *, standalone: bool = Fa
         imports, code = library.source(classes)
         parts = ["from __future__ import annotations\n\n" + "\n".join(imports), code]
     else:
-        parts = ["import numpy as np\n\nfrom bpcalc.layers import " + ", ".join(classes)]
+        parts = ["import numpy as np\n\nfrom bpcalc.ops.layers import " + ", ".join(classes)]
     parts.append(f"{ERRSTATE}\n\n\n{SHOW}")
     sections = (
         ("inputs", script.inputs()),
@@ -273,13 +273,13 @@ def python_script(graph: Graph, evaluation: Evaluation, *, standalone: bool = Fa
 
 
 class _LayerLibrary:
-    """The top-level definitions of bpcalc.layers, to copy the ones a script needs."""
+    """The top-level definitions of bpcalc.ops.layers, to copy the ones a script needs."""
 
     def __init__(self) -> None:
         import ast
         import inspect
 
-        import bpcalc.layers as layers
+        import bpcalc.ops.layers as layers
 
         self.module = layers
         self.text = inspect.getsource(layers)
@@ -325,7 +325,7 @@ class _LayerLibrary:
         imports = ["import math"] if "math" in used else []
         imports += ["from typing import Any"] if "Any" in used else []
         imports += ["", "import numpy as np"]
-        code = "# --- layers, copied from bpcalc.layers ---\n\n" + "\n\n\n".join(chunks)
+        code = "# --- layers, copied from bpcalc.ops.layers ---\n\n" + "\n\n\n".join(chunks)
         return imports, code
 
 

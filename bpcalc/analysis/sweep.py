@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-    from bpcalc.batch import BatchEvaluator
-    from bpcalc.chart import Chart
-    from bpcalc.graph import Graph
-    from bpcalc.rowreader import Chunk
+    from bpcalc.analysis.batch import BatchEvaluator
+    from bpcalc.engine.plan import Graph
+    from bpcalc.loading.rows import Chunk
+    from bpcalc.output.chart import Chart
 
 SPEC_FORM = "NAME=START:STOP:COUNT[:log]"
 _SPEC = re.compile(r"^\s*([^=\s]+)\s*=([^:]*):([^:]*):([^:]*)(?::(\w*))?\s*$")
@@ -53,7 +53,7 @@ def looks_like_spec(text: str) -> bool:
 
 def parse_spec(text: str) -> SweepSpec:
     """NAME=START:STOP:COUNT[:log], or a usage error that says what is wrong."""
-    from bpcalc.numbers import NotANumber, parse_number
+    from bpcalc.loading.literals import NotANumber, parse_number
 
     match = _SPEC.match(text)
     if not match:
@@ -113,7 +113,7 @@ def grid(specs: Sequence[SweepSpec]) -> NDArray[np.float64]:
 
 
 class SweepRows:
-    """The sweep's points in chunks, read like a row file (see bpcalc.rowreader)."""
+    """The sweep's points in chunks, read like a row file (see bpcalc.loading.rows)."""
 
     name = "sweep"
 
@@ -125,7 +125,7 @@ class SweepRows:
     def chunks(self) -> Iterator[Chunk]:
         import numpy as np
 
-        from bpcalc.rowreader import Chunk
+        from bpcalc.loading.rows import Chunk
 
         for start in range(0, len(self.points), self.chunk_size):
             data = self.points[start : start + self.chunk_size]
@@ -198,8 +198,8 @@ def chart(result: SweepResult, *, graph_name: str) -> Chart:
     the second input, if any (at most 8, evenly picked)."""
     import numpy as np
 
-    from bpcalc.chart import Chart, Panel, Series
-    from bpcalc.numfmt import number
+    from bpcalc.output.chart import Chart, Panel, Series
+    from bpcalc.output.numbers import number
 
     first = result.specs[0]
     output = result.names[0]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from bpcalc.numfmt import number
+from bpcalc.output.numbers import number
 
 if TYPE_CHECKING:
     import numpy as np

@@ -10,7 +10,7 @@ from typing import Any
 
 from bpcalc.errors import did_you_mean
 from bpcalc.limits import Limits
-from bpcalc.numbers import NotANumber, parse_number
+from bpcalc.loading.literals import NotANumber, parse_number
 
 SOURCES = ("value", "file", "zeros", "ones", "random")
 OPTIONS = ("grad", "seed", "scale")

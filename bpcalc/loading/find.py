@@ -16,7 +16,7 @@ ENV_GRAPH = "BPCALC_GRAPH"
 
 def examples_dir() -> Path:
     """Bundled examples: inside the installed package, or ``graphs/`` of a source checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the bpcalc package
     for candidate in (here / "graphs", here.parent / "graphs"):
         if candidate.is_dir():
             return candidate
@@ -71,7 +71,7 @@ def _exists(path: Path) -> bool:
 
 def read_graph_text(ref: GraphRef, limits: Limits) -> str:
     """The text of the graph; a file that cannot be opened is a usage error (exit 2)."""
-    from bpcalc.source import decode, read_text, read_up_to
+    from bpcalc.loading.parse import decode, read_text, read_up_to
 
     if ref.path is None:
         try:

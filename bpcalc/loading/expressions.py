@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 
 from bpcalc.errors import did_you_mean
-from bpcalc.numbers import Const, parse_number
-from bpcalc.registry import OPS
+from bpcalc.loading.literals import Const, parse_number
+from bpcalc.ops.table import OPS
 
 Arg = str | Const  # a reference to an input or node by name, or a number
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from bpcalc.options import CONTEXT, graph_options, pass_params
+from bpcalc.cli.options import CONTEXT, graph_options, pass_params
 
 
 @click.command(context_settings=CONTEXT, short_help="Write the graph as a book-style script.")
@@ -29,16 +29,16 @@ def export(params: dict[str, Any]) -> None:
 
     The script calls each layer's forward in order and backward in reverse from dout = 1,
     as the book's buy_apple_orange.py does, and prints every value and gradient: the same
-    numbers as 'bpcalc run'. It imports bpcalc.layers unless --standalone is given.
+    numbers as 'bpcalc run'. It imports bpcalc.ops.layers unless --standalone is given.
 
     \b
     Example:
         bpcalc export apple_orange --python > buy.py && python buy.py
         bpcalc export two_layer_net --python --standalone > net.py
     """
-    from bpcalc.export import python_script
-    from bpcalc.options import evaluate_graph
-    from bpcalc.render import write
+    from bpcalc.analysis.export import python_script
+    from bpcalc.cli.options import evaluate_graph
+    from bpcalc.output.formats import write
 
     graph, evaluation = evaluate_graph(params)
     write(python_script(graph, evaluation, standalone=params["standalone"]))

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from bpcalc.errors import Diagnostic, GraphError, did_you_mean
-from bpcalc.expr import Arg, ExpressionError, OpCall, parse_expression
 from bpcalc.limits import DEFAULT_LIMITS, Limits
-from bpcalc.numbers import NotANumber, is_number_text, parse_number
-from bpcalc.registry import OPS
-from bpcalc.source import DataPath, Source
+from bpcalc.loading.expressions import Arg, ExpressionError, OpCall, parse_expression
+from bpcalc.loading.literals import NotANumber, is_number_text, parse_number
+from bpcalc.loading.parse import DataPath, Source
+from bpcalc.ops.table import OPS
 
 TOP_LEVEL_KEYS = ("name", "description", "inputs", "nodes", "output")
 
@@ -20,7 +20,7 @@ TOP_LEVEL_KEYS = ("name", "description", "inputs", "nodes", "output")
 @dataclass(frozen=True)
 class InputDef:
     name: str
-    raw: Any  # plain data, read into a value by bpcalc.values
+    raw: Any  # plain data, read into a value by bpcalc.loading.inputs
     path: DataPath
 
 

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from bpcalc.errors import Diagnostic, EvaluationError, GraphError, UsageProblem, did_you_mean
-from bpcalc.expr import Arg
 from bpcalc.limits import DEFAULT_LIMITS, Limits
-from bpcalc.numbers import Const
-from bpcalc.numfmt import is_fraction
-from bpcalc.registry import OPS
-from bpcalc.schema import GraphDef, NodeDef, read_graph
-from bpcalc.source import Source, gc_paused, parse
-from bpcalc.values import InputError, InputValue, read_input
+from bpcalc.loading.expressions import Arg
+from bpcalc.loading.inputs import InputError, InputValue, read_input
+from bpcalc.loading.literals import Const
+from bpcalc.loading.parse import Source, gc_paused, parse
+from bpcalc.loading.schema import GraphDef, NodeDef, read_graph
+from bpcalc.ops.table import OPS
+from bpcalc.output.numbers import is_fraction
 
 
 @dataclass(frozen=True)
@@ -115,14 +115,14 @@ class Graph:
 
         With ``trace=True`` the result also lists every contribution the backward pass adds.
         With ``exact=True`` it computes with Fractions from the decimals as written (only for
-        ops that are exact over the rationals; see bpcalc.exact).
+        ops that are exact over the rationals; see bpcalc.ops.exact).
         """
         target = self.output if of is None else of
         if target not in self.inputs and target not in self._node_by_name:
             raise UsageProblem(self.unknown_name_message(target))
         import numpy as np
 
-        from bpcalc.sizes import check_sizes
+        from bpcalc.ops.shapes import check_sizes
 
         check_sizes(self)  # before allocating: a broadcast can be far larger than its inputs
         plan = self._exact_plan if exact else self._plan
@@ -337,7 +337,7 @@ def _failure(graph: Graph, i: int, phase: str, err: Exception) -> EvaluationErro
 
 def _exact_layer(graph: Graph, node: NodeDef) -> Any:
     """The exact layer of a node's op, or an error naming the node."""
-    from bpcalc.exact import EXACT_LAYERS
+    from bpcalc.ops.exact import EXACT_LAYERS
 
     if node.op not in EXACT_LAYERS:
         exact_ops = ", ".join(EXACT_LAYERS)
@@ -350,14 +350,14 @@ def _exact_layer(graph: Graph, node: NodeDef) -> Any:
 
 
 def _exact_constant(arg: Const) -> Any:
-    from bpcalc.exact import to_fraction
+    from bpcalc.ops.exact import to_fraction
 
     return to_fraction(arg.text)
 
 
 def _exact_inputs(graph: Graph) -> list[Any]:
     """Input values as Fractions read from the decimals written in the file or --set."""
-    from bpcalc.exact import NotExact, exact_value
+    from bpcalc.ops.exact import NotExact, exact_value
 
     values = []
     for name, value in graph.inputs.items():
@@ -431,7 +431,7 @@ def load(
     path: str | Path, *, limits: Limits = DEFAULT_LIMITS, allow_outside_files: bool = False
 ) -> Graph:
     """Load and check a graph file (YAML, or JSON when it ends in .json)."""
-    from bpcalc.source import read_text
+    from bpcalc.loading.parse import read_text
 
     path = Path(path)
     text = read_text(path, limits)

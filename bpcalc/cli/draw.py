@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bpcalc.options import (
+from bpcalc.cli.options import (
     CONTEXT,
     digits_option,
     evaluate_graph,
@@ -16,8 +16,8 @@ from bpcalc.options import (
 )
 
 if TYPE_CHECKING:
-    from bpcalc.graph import Evaluation, Graph
-    from bpcalc.trace import Line
+    from bpcalc.analysis.trace import Line
+    from bpcalc.engine.plan import Evaluation, Graph
 
 FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
 
@@ -47,8 +47,8 @@ def draw(params: dict[str, Any]) -> None:
         bpcalc draw apple_orange | dot -Tpng > apple_orange.png
         bpcalc draw apple_orange -o mermaid       # paste into Markdown
     """
-    from bpcalc.draw import check_image_output
-    from bpcalc.render import stdout_is_terminal
+    from bpcalc.analysis.drawing import check_image_output
+    from bpcalc.output.formats import stdout_is_terminal
 
     terminal = stdout_is_terminal()
     fmt = params["fmt"]
@@ -62,9 +62,9 @@ def draw(params: dict[str, Any]) -> None:
 def write_drawing(
     graph: Graph, evaluation: Evaluation, *, fmt: str, digits: int | None, terminal: bool
 ) -> None:
-    from bpcalc.draw import build_drawing, render_image, text_lines, to_dot, to_mermaid
-    from bpcalc.render import write
-    from bpcalc.trace import build_trace, plain
+    from bpcalc.analysis.drawing import build_drawing, render_image, text_lines, to_dot, to_mermaid
+    from bpcalc.analysis.trace import build_trace, plain
+    from bpcalc.output.formats import write
 
     drawing = build_drawing(graph, evaluation, build_trace(graph, evaluation))
     if fmt == "text":
@@ -92,8 +92,8 @@ def print_terminal(lines: list[Line]) -> None:
 
     from rich.text import Text
 
-    from bpcalc.render import stdout_console
-    from bpcalc.trace import cell_width
+    from bpcalc.analysis.trace import cell_width
+    from bpcalc.output.formats import stdout_console
 
     console = stdout_console(soft_wrap=True)
     for line in lines:

@@ -1,1 +1,0 @@
-"""Commands beyond run and grad, one module each, loaded lazily by bpcalc.cli."""
