@@ -2,9 +2,9 @@
 
 Machine formats are lossless: every number is written as ``repr`` writes it, by
 bpcalc.output.float_repr for a whole column at once; the cells and separators of a chunk are
-laid side by side in one byte matrix, and the padding bytes are dropped in one pass. Each chunk is written
-whole with one call, so an interrupted run leaves only complete rows. With ``--digits`` the
-numbers are rounded, one at a time, as everywhere else in bpcalc.
+laid side by side in one byte matrix, and the padding bytes are dropped in one pass. Each
+chunk is written whole with one call, so an interrupted run leaves only complete rows. With
+``--digits`` the numbers are rounded, one at a time, as everywhere else in bpcalc.
 """
 
 from __future__ import annotations
