@@ -19,8 +19,8 @@ import yaml
 from timing import Row, Table, command_env, interleaved, run_command
 
 import bpcalc
-from bpcalc.engine.plan import build
 from bpcalc.limits import DEFAULT_LIMITS
+from bpcalc.loading.build import build
 from bpcalc.loading.parse import parse
 from bpcalc.loading.schema import read_graph
 

@@ -19,7 +19,7 @@ __all__ = ["__version__", "load", "loads"]
 def __getattr__(name: str) -> Any:
     # Lazy, so that `import bpcalc` (and `bpcalc --help`) does not import numpy or PyYAML.
     if name in ("load", "loads"):
-        import bpcalc.engine.plan as graph
+        from bpcalc.loading import build
 
-        return getattr(graph, name)
+        return getattr(build, name)
     raise AttributeError(f"module 'bpcalc' has no attribute {name!r}")

@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bpcalc.cli import cli
-from bpcalc.engine.plan import Graph, loads
+from bpcalc.loading.build import loads
+from bpcalc.loading.graph import Graph
 from bpcalc.loading.inputs import InputValue
 from bpcalc.ops.table import OPS
 

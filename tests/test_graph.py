@@ -14,8 +14,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bpcalc.engine.plan import Evaluation, Graph, loads
+from bpcalc.engine.evaluation import Evaluation
 from bpcalc.errors import GraphError, UsageProblem
+from bpcalc.loading.build import loads
+from bpcalc.loading.graph import Graph
 from bpcalc.loading.inputs import InputValue
 
 

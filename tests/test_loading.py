@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpcalc.engine.plan import Graph, load, loads
 from bpcalc.errors import BpcalcError, GraphError
 from bpcalc.limits import Limits
+from bpcalc.loading.build import load, loads
+from bpcalc.loading.graph import Graph
 from bpcalc.ops.table import OPS
 
 WriteGraph = Callable[..., Path]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-    from bpcalc.engine.plan import Graph
+    from bpcalc.loading.graph import Graph
     from bpcalc.loading.rows import Chunk, RowError
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -24,7 +24,8 @@ from bpcalc.errors import EvaluationError, UsageProblem, did_you_mean
 from bpcalc.loading.inputs import InputValue
 
 if TYPE_CHECKING:
-    from bpcalc.engine.plan import Evaluation, Graph
+    from bpcalc.engine.evaluation import Evaluation
+    from bpcalc.loading.graph import Graph
 
 DEFAULT_EPS = 1e-4  # the book's h
 # Central differences with h = 1e-4 in float64 are off by about h**2 * f''' / 6 (~1e-9) plus

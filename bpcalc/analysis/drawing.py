@@ -21,7 +21,8 @@ from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, number
 
 if TYPE_CHECKING:
     from bpcalc.analysis.trace import Trace
-    from bpcalc.engine.plan import Evaluation, Graph
+    from bpcalc.engine.evaluation import Evaluation
+    from bpcalc.loading.graph import Graph
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
 BINARY_FORMATS = ("png", "pdf")

@@ -19,7 +19,8 @@ from bpcalc.loading.literals import Const
 from bpcalc.ops.table import OPS
 
 if TYPE_CHECKING:
-    from bpcalc.engine.plan import Evaluation, Graph
+    from bpcalc.engine.evaluation import Evaluation
+    from bpcalc.loading.graph import Graph
     from bpcalc.loading.schema import NodeDef
 
 _SYMBOL_WORDS = {"**": "pow", "*": "mul", "+": "add", "-": "sub", "/": "div", "@": "matmul"}

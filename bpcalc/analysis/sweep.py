@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from bpcalc.analysis.batch import BatchEvaluator
-    from bpcalc.engine.plan import Graph
+    from bpcalc.loading.graph import Graph
     from bpcalc.loading.rows import Chunk
     from bpcalc.output.chart import Chart
 

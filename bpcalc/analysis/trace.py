@@ -22,7 +22,8 @@ from bpcalc.ops.table import OPS
 from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, json_value, number, value_text
 
 if TYPE_CHECKING:
-    from bpcalc.engine.plan import Evaluation, Graph
+    from bpcalc.engine.evaluation import Evaluation
+    from bpcalc.loading.graph import Graph
     from bpcalc.loading.schema import NodeDef
 
 INLINE_ELEMENTS = 6  # tensors up to this size are shown in full even without --full

@@ -13,7 +13,7 @@ from bpcalc.errors import ExitStatus
 
 if TYPE_CHECKING:
     from bpcalc.analysis.check import CheckResult, InputCheck
-    from bpcalc.engine.plan import Graph
+    from bpcalc.loading.graph import Graph
 
 # Show a progress bar (on a terminal) from this many elements on: two forward passes each.
 PROGRESS_MIN_ELEMENTS = 500

@@ -17,7 +17,8 @@ from bpcalc.cli.options import (
 
 if TYPE_CHECKING:
     from bpcalc.analysis.trace import Line
-    from bpcalc.engine.plan import Evaluation, Graph
+    from bpcalc.engine.evaluation import Evaluation
+    from bpcalc.loading.graph import Graph
 
 FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
 

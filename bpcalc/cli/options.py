@@ -11,8 +11,9 @@ import click
 from bpcalc.errors import BpcalcError, UsageProblem
 
 if TYPE_CHECKING:
-    from bpcalc.engine.plan import Evaluation, Graph
+    from bpcalc.engine.evaluation import Evaluation
     from bpcalc.limits import Limits
+    from bpcalc.loading.graph import Graph
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -167,7 +168,7 @@ def load_graph(
 ) -> Graph:
     from pathlib import Path
 
-    from bpcalc.engine.plan import loads
+    from bpcalc.loading.build import loads
     from bpcalc.loading.find import read_graph_text, resolve_graph
 
     ref = resolve_graph(graph_arg)

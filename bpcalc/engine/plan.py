@@ -2,132 +2,50 @@
 
 Reverse mode as in the book: each node's layer runs ``forward`` in topological order, then
 ``backward`` in reverse, and every contribution to a gradient is *added*, so a value used
-twice gets both. Nothing here recurses, so a 100,000-node chain is fine.
+twice gets both. Nothing here recurses, so a 100,000-node chain is fine. This is the fast
+path; bpcalc.engine.reference is the same algorithm written plainly, and the tests hold the
+two equal.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from functools import cached_property
 from itertools import compress, repeat
 from operator import is_
-from pathlib import Path
 from typing import Any
 
-from bpcalc.errors import Diagnostic, EvaluationError, GraphError, UsageProblem, did_you_mean
-from bpcalc.limits import DEFAULT_LIMITS, Limits
+from bpcalc.engine.evaluation import Contribution, Evaluation
+from bpcalc.errors import Diagnostic, EvaluationError, UsageProblem
 from bpcalc.loading.expressions import Arg
-from bpcalc.loading.inputs import InputError, InputValue, read_input
+from bpcalc.loading.graph import Graph
 from bpcalc.loading.literals import Const
-from bpcalc.loading.parse import Source, gc_paused, parse
-from bpcalc.loading.schema import GraphDef, NodeDef, read_graph
+from bpcalc.loading.schema import NodeDef
 from bpcalc.ops.table import OPS
-from bpcalc.output.numbers import is_fraction
+from bpcalc.runtime import gc_paused, is_fraction
 
 
-@dataclass(frozen=True)
-class Contribution:
-    """One ``+=`` of the backward pass: ``d arg += (local derivative) * dout = amount``."""
+def evaluate(
+    graph: Graph, *, of: str | None = None, trace: bool = False, exact: bool = False
+) -> Evaluation:
+    """Forward, then backward from ``of`` (default: the output) seeded with 1.
 
-    node: str  # the node whose backward ran
-    arg: str  # the input or node that receives the contribution
-    dout: Any  # d(output)/d(node), the upstream gradient
-    amount: Any  # what backward returned for ``arg``
-    total: Any  # d(output)/d(arg) so far, after adding ``amount``
+    With ``trace=True`` the result also lists every contribution the backward pass adds.
+    With ``exact=True`` it computes with Fractions from the decimals as written (only for
+    ops that are exact over the rationals; see bpcalc.ops.exact).
+    """
+    target = graph.output if of is None else of
+    if target not in graph.inputs and target not in graph.node_by_name:
+        raise UsageProblem(graph.unknown_name_message(target))
+    import numpy as np
 
+    from bpcalc.ops.shapes import check_sizes
 
-@dataclass(frozen=True)
-class Evaluation:
-    """Values and gradients of one evaluation; gradients are d(output)/d(name)."""
-
-    graph: str
-    output: str
-    values: dict[str, Any]  # every input and node, inputs first, nodes in evaluation order
-    grads: dict[str, Any]  # None for an input with grad: false
-    warnings: list[Diagnostic] = field(default_factory=list)
-    contributions: list[Contribution] | None = None  # in backward order, with evaluate(trace=True)
-
-
-@dataclass(frozen=True)
-class Graph:
-    """A checked graph: inputs with their values, nodes in evaluation order, an output."""
-
-    definition: GraphDef
-    inputs: dict[str, InputValue]
-    nodes: tuple[NodeDef, ...]  # topological order
-    output: str
-
-    @property
-    def name(self) -> str:
-        return self.definition.name
-
-    @property
-    def description(self) -> str:
-        return self.definition.description
-
-    @property
-    def names(self) -> list[str]:
-        """Every input and node, in the order results are reported."""
-        return [*self.inputs, *(node.name for node in self.nodes)]
-
-    def with_inputs(self, values: Mapping[str, InputValue]) -> Graph:
-        """A copy with some input values replaced (what ``--set`` does)."""
-        for name in values:
-            if name not in self.inputs:
-                raise UsageProblem(self.unknown_name_message(name, inputs_only=True))
-        return replace(self, inputs={**self.inputs, **values})
-
-    def unknown_name_message(self, name: str, *, inputs_only: bool = False) -> str:
-        choices = list(self.inputs) if inputs_only else self.names
-        kind = "input" if inputs_only else "input or node"
-        hint = did_you_mean(name, choices)
-        if not hint and inputs_only and name in self.names:
-            return f"'{name}' is a node, not an input; --set only changes inputs"
-        return f"no {kind} named '{name}' in {self.definition.source.name}{hint}"
-
-    def locate(self, name: str, message: str) -> Diagnostic:
-        """A diagnostic pointing at where ``name`` is defined."""
-        source = self.definition.source
-        if name in self.inputs:
-            return source.diagnostic(message, ("inputs", name), key=True)
-        node = self._node_by_name[name]
-        return source.diagnostic(message, node.path, offset=node.column)
-
-    @cached_property
-    def _node_by_name(self) -> dict[str, NodeDef]:
-        return {node.name: node for node in self.nodes}
-
-    @cached_property
-    def _plan(self) -> _Plan:
-        return _Plan(self)
-
-    @cached_property
-    def _exact_plan(self) -> _Plan:
-        return _Plan(self, exact=True)
-
-    def evaluate(
-        self, *, of: str | None = None, trace: bool = False, exact: bool = False
-    ) -> Evaluation:
-        """Forward, then backward from ``of`` (default: the output) seeded with 1.
-
-        With ``trace=True`` the result also lists every contribution the backward pass adds.
-        With ``exact=True`` it computes with Fractions from the decimals as written (only for
-        ops that are exact over the rationals; see bpcalc.ops.exact).
-        """
-        target = self.output if of is None else of
-        if target not in self.inputs and target not in self._node_by_name:
-            raise UsageProblem(self.unknown_name_message(target))
-        import numpy as np
-
-        from bpcalc.ops.shapes import check_sizes
-
-        check_sizes(self)  # before allocating: a broadcast can be far larger than its inputs
-        plan = self._exact_plan if exact else self._plan
-        with np.errstate(all="ignore"), gc_paused():
-            return plan.run(self, target, trace=trace)
+    check_sizes(graph)  # before allocating: a broadcast can be far larger than its inputs
+    plan = graph.plans.get(exact)
+    if plan is None:
+        plan = graph.plans[exact] = _Plan(graph, exact=exact)
+    with np.errstate(all="ignore"), gc_paused():
+        return plan.run(graph, target, trace=trace)
 
 
 class _Plan:
@@ -424,202 +342,3 @@ def _non_finite(
     return warnings
 
 
-# --- loading -------------------------------------------------------------------------------
-
-
-def load(
-    path: str | Path, *, limits: Limits = DEFAULT_LIMITS, allow_outside_files: bool = False
-) -> Graph:
-    """Load and check a graph file (YAML, or JSON when it ends in .json)."""
-    from bpcalc.loading.parse import read_text
-
-    path = Path(path)
-    text = read_text(path, limits)
-    return loads(
-        text,
-        name=str(path),
-        base_dir=path.parent,
-        limits=limits,
-        allow_outside_files=allow_outside_files,
-    )
-
-
-def loads(
-    text: str,
-    *,
-    name: str = "<string>",
-    base_dir: Path | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-    allow_outside_files: bool = False,
-) -> Graph:
-    """Load and check graph text; ``name`` is used in messages and picks JSON by its suffix."""
-    with gc_paused():
-        source = parse(text, name)
-        definition = read_graph(source, base_dir or Path.cwd(), limits)
-        graph = build(definition, limits, allow_outside_files=allow_outside_files)
-        source.forget_tree()
-        return graph
-
-
-def build(definition: GraphDef, limits: Limits, *, allow_outside_files: bool = False) -> Graph:
-    """Resolve names, order the nodes, read input values; report every problem at once."""
-    source = definition.source
-    problems = list(definition.problems)
-    nodes = _unique_nodes(definition, problems)
-    known = {inp.name for inp in definition.inputs} | set(nodes)
-    for node in nodes.values():
-        for i, arg in enumerate(node.args):
-            if isinstance(arg, str) and arg not in known and arg not in definition.broken:
-                problems.append(
-                    _arg_diagnostic(
-                        source, node, i, f"unknown name '{arg}'{did_you_mean(arg, known)}"
-                    )
-                )
-    inputs = _read_inputs(definition, limits, allow_outside_files, problems)
-    if problems:
-        raise GraphError(sorted(problems, key=lambda d: (d.line, d.col)))
-    ordered = _topological(nodes, source, known)
-    output = _output(definition, ordered, known)
-    return Graph(definition, inputs, tuple(ordered), output)
-
-
-def _unique_nodes(definition: GraphDef, problems: list[Diagnostic]) -> dict[str, NodeDef]:
-    input_names = {inp.name for inp in definition.inputs}
-    nodes: dict[str, NodeDef] = {}
-    for node in definition.nodes:
-        if node.name in input_names:
-            problems.append(
-                definition.source.diagnostic(
-                    f"'{node.name}' is already an input; names must be unique", node.path, key=True
-                )
-            )
-        elif node.name not in nodes:  # a repeated sub-expression is the same node
-            nodes[node.name] = node
-    return nodes
-
-
-def _arg_diagnostic(source: Source, node: NodeDef, i: int, message: str) -> Diagnostic:
-    if node.arg_columns:
-        return source.diagnostic(message, node.path, offset=node.arg_columns[i])
-    return source.diagnostic(message, (*node.path, "in", i))
-
-
-def _read_inputs(
-    definition: GraphDef, limits: Limits, allow_outside_files: bool, problems: list[Diagnostic]
-) -> dict[str, InputValue]:
-    inputs = {}
-    for inp in definition.inputs:
-        try:
-            inputs[inp.name] = read_input(
-                inp.raw,
-                base_dir=definition.base_dir,
-                limits=limits,
-                allow_outside_files=allow_outside_files,
-            )
-        except InputError as err:
-            where = (*inp.path, *err.where)
-            problems.append(definition.source.diagnostic(err.message, where, key=err.key))
-    return inputs
-
-
-def _topological(nodes: dict[str, NodeDef], source: Source, known: set[str]) -> list[NodeDef]:
-    """Kahn's algorithm; among ready nodes, the one written first goes first."""
-    position = {name: i for i, name in enumerate(nodes)}
-    if _in_written_order(nodes, position):
-        return list(nodes.values())  # what Kahn's algorithm would return, without the heap
-    waiting = {name: 0 for name in nodes}
-    users: dict[str, list[str]] = {}
-    for node in nodes.values():
-        for arg in {a for a in node.args if isinstance(a, str) and a in nodes}:
-            waiting[node.name] += 1
-            users.setdefault(arg, []).append(node.name)
-    ready = [position[name] for name, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    names = list(nodes)
-    ordered = []
-    while ready:
-        name = names[heapq.heappop(ready)]
-        ordered.append(nodes[name])
-        for user in users.get(name, ()):
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                heapq.heappush(ready, position[user])
-    if len(ordered) < len(nodes):
-        stuck = {name for name, count in waiting.items() if count > 0}
-        cycle = _find_cycle(stuck, nodes, position)
-        shown = [*cycle, cycle[0]]
-        if len(cycle) > 8:  # a long cycle: its start and end are enough to find it
-            shown = [*cycle[:4], "...", *cycle[-2:], cycle[0]]
-        count = f" ({len(cycle):,} nodes)" if len(cycle) > 8 else ""
-        raise GraphError(
-            [
-                source.diagnostic(
-                    f"cycle: {' -> '.join(shown)}{count}; "
-                    f"a graph must not feed a node back into itself",
-                    nodes[cycle[0]].path,
-                    key=True,
-                )
-            ]
-        )
-    return ordered
-
-
-def _in_written_order(nodes: dict[str, NodeDef], position: dict[str, int]) -> bool:
-    """Whether every node comes after the nodes it uses, as in most generated files."""
-    for i, node in enumerate(nodes.values()):
-        for arg in node.args:
-            if isinstance(arg, str) and position.get(arg, -1) >= i:
-                return False
-    return True
-
-
-def _find_cycle(stuck: set[str], nodes: dict[str, NodeDef], position: dict[str, int]) -> list[str]:
-    """Walk back along inputs that are themselves stuck until a node repeats.
-
-    The cycle is returned in the direction values flow, from its node written first.
-    """
-    start = min(stuck, key=position.__getitem__)
-    seen: dict[str, int] = {}
-    walk: list[str] = []
-    name = start
-    while name not in seen:
-        seen[name] = len(walk)
-        walk.append(name)
-        name = next(a for a in nodes[name].args if isinstance(a, str) and a in stuck)
-    cycle = walk[seen[name] :]
-    cycle.reverse()
-    first = min(range(len(cycle)), key=lambda i: position[cycle[i]])
-    return cycle[first:] + cycle[:first]
-
-
-def _output(definition: GraphDef, ordered: list[NodeDef], known: set[str]) -> str:
-    source = definition.source
-    if definition.output is not None:
-        if definition.output not in known:
-            raise GraphError(
-                [
-                    source.diagnostic(
-                        f"output: no input or node named '{definition.output}'"
-                        f"{did_you_mean(definition.output, known)}",
-                        ("output",),
-                    )
-                ]
-            )
-        return definition.output
-    used = {a for node in ordered for a in node.args if isinstance(a, str)}
-    sinks = [node.name for node in ordered if node.name not in used]
-    if len(sinks) == 1:
-        return sinks[0]
-    where = ("nodes",) if ordered else ()
-    if not sinks:
-        raise GraphError([source.diagnostic("the graph has no nodes", where)])
-    raise GraphError(
-        [
-            source.diagnostic(
-                f"several nodes feed nothing else ({', '.join(sinks)}): "
-                f"say which one is the result with 'output: NAME'",
-                where,
-                key=True,
-            )
-        ]
-    )

@@ -7,12 +7,9 @@ constructs Python objects from tags, and anchors and aliases are refused outrigh
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +17,7 @@ import yaml
 
 from bpcalc.errors import CannotOpen, Diagnostic, GraphError
 from bpcalc.limits import Limits
+from bpcalc.runtime import gc_paused
 
 DataPath = tuple[str | int, ...]
 
@@ -164,19 +162,6 @@ def _first_duplicate_json_key(text: str) -> tuple[str, int] | None:
             objects[-1].add(key)
         previous = token
     return None
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Loading and evaluating build many objects and no cycles: the cyclic collector, which
-    would traverse them all again and again, only slows them down (a third of the time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def parse(text: str, name: str) -> Source:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bpcalc.errors import GraphError
 
 if TYPE_CHECKING:
-    from bpcalc.engine.plan import Graph
+    from bpcalc.loading.graph import Graph
 
 Shape = tuple[int, ...]
 # None: not known, because the operands do not fit; evaluation then reports the mismatch.

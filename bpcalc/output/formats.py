@@ -13,7 +13,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, is_fraction, number
+from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, number
+from bpcalc.runtime import is_fraction
 
 Format = Literal["auto", "table", "tsv", "csv", "json"]
 FORMATS: tuple[str, ...] = ("auto", "table", "tsv", "csv", "json")

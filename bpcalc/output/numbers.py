@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import math
-import sys
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
+
+from bpcalc.runtime import is_fraction
 
 if TYPE_CHECKING:
     from fractions import Fraction
 
 TABLE_DIGITS = 12  # so the book's 3.3000000000000003 reads 3.3 in a table
 TENSOR_DIGITS = 4  # tensors in a table: enough to read, short enough to fit
-
-
-def is_fraction(x: Any) -> TypeGuard[Fraction]:
-    """Whether ``x`` is a ``Fraction``, without importing fractions (and decimal) at start-up:
-    no Fraction exists until something has imported the module."""
-    fractions = sys.modules.get("fractions")
-    return fractions is not None and isinstance(x, fractions.Fraction)
 
 
 def number(x: float | Fraction, digits: int | None = None) -> str:

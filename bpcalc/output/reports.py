@@ -19,7 +19,8 @@ from bpcalc.output.formats import (
 from bpcalc.output.numbers import json_value, value_text
 
 if TYPE_CHECKING:
-    from bpcalc.engine.plan import Evaluation, Graph
+    from bpcalc.engine.evaluation import Evaluation
+    from bpcalc.loading.graph import Graph
 
 
 def print_run(graph: Graph, evaluation: Evaluation, *, fmt: str, digits: int | None) -> None:
@@ -96,7 +97,7 @@ def print_grad(evaluation: Evaluation, wrt: Sequence[str], *, fmt: str, digits: 
 
 
 def print_examples(name: str | None, *, fmt: str) -> None:
-    from bpcalc.engine.plan import load
+    from bpcalc.loading.build import load
     from bpcalc.loading.find import example_paths
 
     paths = example_paths()

@@ -1,0 +1,85 @@
+"""The checked graph: inputs with their values, nodes in evaluation order, an output.
+
+What loading produces and everything downstream works on. ``evaluate`` is a convenience that
+hands the graph to the engine (bpcalc.engine.plan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from bpcalc.errors import Diagnostic, UsageProblem, did_you_mean
+from bpcalc.loading.inputs import InputValue
+from bpcalc.loading.schema import GraphDef, NodeDef
+
+if TYPE_CHECKING:
+    from bpcalc.engine.evaluation import Evaluation
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A checked graph: inputs with their values, nodes in evaluation order, an output."""
+
+    definition: GraphDef
+    inputs: dict[str, InputValue]
+    nodes: tuple[NodeDef, ...]  # topological order
+    output: str
+    # The engine's compiled plans (float and exact), made on first evaluation; a copy made by
+    # with_inputs starts without them, since which inputs want gradients may have changed.
+    plans: dict[bool, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def description(self) -> str:
+        return self.definition.description
+
+    @property
+    def names(self) -> list[str]:
+        """Every input and node, in the order results are reported."""
+        return [*self.inputs, *(node.name for node in self.nodes)]
+
+    def with_inputs(self, values: Mapping[str, InputValue]) -> Graph:
+        """A copy with some input values replaced (what ``--set`` does)."""
+        for name in values:
+            if name not in self.inputs:
+                raise UsageProblem(self.unknown_name_message(name, inputs_only=True))
+        return replace(self, inputs={**self.inputs, **values})
+
+    def unknown_name_message(self, name: str, *, inputs_only: bool = False) -> str:
+        choices = list(self.inputs) if inputs_only else self.names
+        kind = "input" if inputs_only else "input or node"
+        hint = did_you_mean(name, choices)
+        if not hint and inputs_only and name in self.names:
+            return f"'{name}' is a node, not an input; --set only changes inputs"
+        return f"no {kind} named '{name}' in {self.definition.source.name}{hint}"
+
+    def locate(self, name: str, message: str) -> Diagnostic:
+        """A diagnostic pointing at where ``name`` is defined."""
+        source = self.definition.source
+        if name in self.inputs:
+            return source.diagnostic(message, ("inputs", name), key=True)
+        node = self.node_by_name[name]
+        return source.diagnostic(message, node.path, offset=node.column)
+
+    @cached_property
+    def node_by_name(self) -> dict[str, NodeDef]:
+        return {node.name: node for node in self.nodes}
+
+    def evaluate(
+        self, *, of: str | None = None, trace: bool = False, exact: bool = False
+    ) -> Evaluation:
+        """Forward, then backward from ``of`` (default: the output) seeded with 1.
+
+        With ``trace=True`` the result also lists every contribution the backward pass adds.
+        With ``exact=True`` it computes with Fractions from the decimals as written (only for
+        ops that are exact over the rationals; see bpcalc.ops.exact).
+        """
+        from bpcalc.engine.plan import evaluate
+
+        return evaluate(self, of=of, trace=trace, exact=exact)
