@@ -25,7 +25,7 @@ def evaluate(graph: Graph, of: str | None = None) -> tuple[dict[str, Any], dict[
         return arg.value if isinstance(arg, Const) else values[arg]
 
     # Forward: each node's layer, in dependency order; the layer keeps what backward needs.
-    layers = {}
+    layers: dict[str, Any] = {}
     with np.errstate(all="ignore"):
         for node in graph.nodes:
             layer = OPS[node.op].layer_class()()
@@ -50,7 +50,7 @@ def evaluate(graph: Graph, of: str | None = None) -> tuple[dict[str, Any], dict[
                 if isinstance(arg, str) and arg in wants:
                     grads[arg] = d if arg not in grads else grads[arg] + d
 
-    result = {}
+    result: dict[str, Any] = {}
     for name, value in values.items():
         if name in graph.inputs and not graph.inputs[name].grad:
             result[name] = None
