@@ -63,7 +63,7 @@ class SubLayer:
 
 class TanhLayer:
     def __init__(self) -> None:
-        self.out = None
+        self.out: Any = None
 
     def forward(self, x: Any) -> Any:
         self.out = math.tanh(x)
@@ -73,7 +73,12 @@ class TanhLayer:
         return dout * (1.0 - self.out * self.out)
 
 
-BOOK_LAYERS = {"mul": MulLayer, "add": AddLayer, "sub": SubLayer, "tanh": TanhLayer}
+BOOK_LAYERS: dict[str, type[Any]] = {
+    "mul": MulLayer,
+    "add": AddLayer,
+    "sub": SubLayer,
+    "tanh": TanhLayer,
+}
 
 
 def _indexes(program: Program) -> tuple[list[float], list[tuple[str, int, int]]]:

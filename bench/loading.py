@@ -10,6 +10,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -133,18 +134,19 @@ def stages(table: Table, yaml_path: Path, json_path: Path, repeat: int) -> None:
         definition = read_graph(source, path.parent, DEFAULT_LIMITS)
         graph = build(definition, DEFAULT_LIMITS)
         calls: list[tuple[Row, Callable[[], Any]]] = [
-            (
-                Row(f"{kind} stage: source.parse (to plain data)"),
-                lambda t=text, p=path: parse(t, p.name),
-            ),
+            (Row(f"{kind} stage: source.parse (to plain data)"), partial(parse, text, path.name)),
             (
                 Row(f"{kind} stage: schema.read_graph"),
-                lambda s=source, p=path: read_graph(s, p.parent, DEFAULT_LIMITS),
+                partial(read_graph, source, path.parent, DEFAULT_LIMITS),
             ),
-            (Row(f"{kind} stage: graph.build"), lambda d=definition: build(d, DEFAULT_LIMITS)),
-            (Row(f"{kind} stage: first evaluate()"), lambda g=graph: _fresh(g).evaluate()),
+            (Row(f"{kind} stage: graph.build"), partial(build, definition, DEFAULT_LIMITS)),
+            (Row(f"{kind} stage: first evaluate()"), partial(_first_evaluate, graph)),
         ]
         interleaved(table, calls, repeat)
+
+
+def _first_evaluate(graph: Any) -> Any:
+    return _fresh(graph).evaluate()
 
 
 def _fresh(graph: Any) -> Any:

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import engine
 import loading
+import shapes
 import startup
 import tensor
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if name == "startup":
         table = startup.measure(repeat)
     elif name == "engine":
-        table = engine.measure(args.nodes, repeat, args.shape or list(engine.shapes.SHAPES))
+        table = engine.measure(args.nodes, repeat, args.shape or list(shapes.SHAPES))
     elif name == "memory":
         table = engine.measure_memory(args.nodes)
     elif name == "loading":

@@ -28,7 +28,7 @@ class Program:
 def chain(n: int) -> Program:
     """``v_i = v_(i-1) * a`` and ``v_i = v_(i-1) + b`` alternately: depth n, a and b fan out n/2."""
     inputs = {"x": 0.5, "a": 1.0001, "b": 0.25}
-    nodes = []
+    nodes: list[tuple[str, str, tuple[str, ...]]] = []
     prev = "x"
     for i in range(n):
         name = f"v{i:06d}"
@@ -42,7 +42,7 @@ def wide_sum(n: int) -> Program:
     rng = random.Random(1)
     half = n // 2
     inputs: dict[str, float] = {}
-    nodes = []
+    nodes: list[tuple[str, str, tuple[str, ...]]] = []
     level = []
     for i in range(half):
         inputs[f"x{i:06d}"] = rng.uniform(-1, 1)

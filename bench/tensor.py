@@ -55,7 +55,7 @@ def cross_entropy_error(y: Any, t: Any) -> Any:
 
 class Relu:
     def __init__(self) -> None:
-        self.mask = None
+        self.mask: Any = None
 
     def forward(self, x: Any) -> Any:
         self.mask = x <= 0
@@ -72,9 +72,9 @@ class Affine:
     def __init__(self, W: Any, b: Any) -> None:
         self.W = W
         self.b = b
-        self.x = None
-        self.dW = None
-        self.db = None
+        self.x: Any = None
+        self.dW: Any = None
+        self.db: Any = None
 
     def forward(self, x: Any) -> Any:
         self.x = x
@@ -89,9 +89,9 @@ class Affine:
 
 class SoftmaxWithLoss:
     def __init__(self) -> None:
-        self.loss = None
-        self.y = None
-        self.t = None
+        self.loss: Any = None
+        self.y: Any = None
+        self.t: Any = None
 
     def forward(self, x: Any, t: Any) -> Any:
         self.t = t
@@ -112,7 +112,7 @@ def book_net(x: Any, t: Any, W1: Any, b1: Any, W2: Any, b2: Any) -> Any:
     """The book's TwoLayerNet.gradient: forward through the layers, then backward."""
 
     def run() -> Any:
-        layers = [Affine(W1, b1), Relu(), Affine(W2, b2)]
+        layers: list[Any] = [Affine(W1, b1), Relu(), Affine(W2, b2)]
         last = SoftmaxWithLoss()
         y = x
         for layer in layers:
