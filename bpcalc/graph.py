@@ -23,7 +23,7 @@ from bpcalc.limits import DEFAULT_LIMITS, Limits
 from bpcalc.numbers import Const
 from bpcalc.numfmt import is_fraction
 from bpcalc.registry import OPS
-from bpcalc.schema import GraphDef, NodeDef, read_graph
+from bpcalc.schema import GraphDef, NodeDef, canonical_name, read_graph
 from bpcalc.source import Source, gc_paused, parse
 from bpcalc.values import InputError, InputValue, read_input
 
@@ -75,6 +75,7 @@ class Graph:
 
     def with_inputs(self, values: Mapping[str, InputValue]) -> Graph:
         """A copy with some input values replaced (what ``--set`` does)."""
+        values = {canonical_name(name): value for name, value in values.items()}
         for name in values:
             if name not in self.inputs:
                 raise UsageProblem(self.unknown_name_message(name, inputs_only=True))
@@ -92,7 +93,8 @@ class Graph:
         """A diagnostic pointing at where ``name`` is defined."""
         source = self.definition.source
         if name in self.inputs:
-            return source.diagnostic(message, ("inputs", name), key=True)
+            path = next(i.path for i in self.definition.inputs if i.name == name)
+            return source.diagnostic(message, path, key=True)  # the key as written
         node = self._node_by_name[name]
         return source.diagnostic(message, node.path, offset=node.column)
 
@@ -117,7 +119,7 @@ class Graph:
         With ``exact=True`` it computes with Fractions from the decimals as written (only for
         ops that are exact over the rationals; see bpcalc.exact).
         """
-        target = self.output if of is None else of
+        target = self.output if of is None else canonical_name(of)
         if target not in self.inputs and target not in self._node_by_name:
             raise UsageProblem(self.unknown_name_message(target))
         import numpy as np
