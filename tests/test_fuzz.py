@@ -197,6 +197,126 @@ class TestArbitraryInput:
             assert len(result.stdout.splitlines()) == 1
 
 
+# --- (b) Unicode lookalike names and comments inside expressions (issue 9) -------------------
+
+# Spellings Python's parser reads as the same identifier (NFKC): fullwidth, ligature, letterlike.
+LOOKALIKES = {"x": ["x", "ｘ"], "fi": ["fi", "ﬁ"], "H": ["H", "ℌ", "Ｈ"], "np": ["np", "ｎｐ"]}
+
+
+@st.composite
+def lookalike_graphs(draw: st.DrawFn) -> tuple[str, str, str | None]:
+    """A graph with names in random lookalike spellings, the same graph in plain spellings,
+    and the spelling of a second input twin to the first one (when one was added)."""
+    bases = draw(st.lists(st.sampled_from(sorted(LOOKALIKES)), min_size=1, max_size=3, unique=True))
+
+    def spelt(base: str, plain: bool) -> str:
+        return base if plain else draw(st.sampled_from(LOOKALIKES[base]))
+
+    def graph(plain: bool) -> str:
+        inputs = "".join(f"  {spelt(b, plain)}: {i + 2}\n" for i, b in enumerate(bases))
+        terms = " + ".join(f"{spelt(b, plain)} * {spelt(b, plain)}" for b in bases)
+        mul = f"{{op: mul, in: [{spelt(bases[0], plain)}, {spelt('y', True)}]}}"
+        return f"inputs:\n{inputs}nodes:\n  y: {terms}\n  z: {mul}\n"
+
+    fancy = graph(plain=False)
+    twin = None
+    if draw(st.booleans()):
+        first = re.search(r"^  (\S+): 2$", fancy, re.MULTILINE)
+        assert first is not None
+        others = [s for s in LOOKALIKES[bases[0]] if s != first.group(1)]
+        twin = draw(st.sampled_from(others))
+        fancy = fancy.replace("nodes:\n", f"  {twin}: 9\nnodes:\n")
+    return fancy, graph(plain=True), twin
+
+
+@st.composite
+def commented_trees(draw: st.DrawFn, depth: int = 0) -> tuple[list[str], float]:
+    """An expression over x = 2 and y = 3 as tokens, fully parenthesised, and its value."""
+    if depth >= 3 or draw(st.integers(0, 2)) == 0:
+        leaf = draw(st.sampled_from(["x", "y", "2", "1.5"]))
+        return [leaf], {"x": 2.0, "y": 3.0}.get(leaf) or float(leaf)
+    if draw(st.integers(0, 3)) == 0:
+        tokens, value = draw(commented_trees(depth + 1))
+        return ["(", "-", *tokens, ")"], -value
+    left, a = draw(commented_trees(depth + 1))
+    right, b = draw(commented_trees(depth + 1))
+    op = draw(st.sampled_from(["+", "-", "*"]))
+    value = a + b if op == "+" else a - b if op == "-" else a * b
+    return ["(", *left, op, *right, ")"], value
+
+
+COMMENT_TEXT = ["*", "- y", "(", ")", "x -", "#", "'", ":", "ｘ", "\u202e"]
+
+
+def noisy(tokens: list[str], draw: st.DrawFn) -> str:
+    """The tokens with line breaks, spaces and comments (holding operators) between them."""
+    gaps = [
+        draw(st.sampled_from(["", " ", "\n ", None]))
+        or f"  # {draw(st.sampled_from(COMMENT_TEXT))}\n  "
+        for _ in tokens
+    ]
+    return "(" + "".join(gap + token for gap, token in zip(gaps, tokens, strict=True)) + "\n)"
+
+
+class TestLookalikesAndComments:
+    @fuzz(40)
+    @given(case=lookalike_graphs(), wrt=st.sampled_from(sorted(LOOKALIKES)), data=st.data())
+    def test_lookalike_spellings_are_one_name_or_refused(
+        self, folder: Path, case: tuple[str, str, str | None], wrt: str, data: st.DataObject
+    ) -> None:
+        """Any mix of spellings gives the numbers of the plain graph (and --wrt takes any
+        spelling); a second input spelt differently is refused, never silently merged."""
+        fancy, plain, twin = case
+        fancy_path, plain_path = folder / "lookalike.yaml", folder / "plain.yaml"
+        fancy_path.write_text(fancy, encoding="utf-8")
+        plain_path.write_text(plain, encoding="utf-8")
+        result = bpcalc("run", str(fancy_path), "-o", "tsv")
+        assert_answered(result, str(fancy_path))
+        if twin is not None:
+            assert result.exit_code == 1
+            assert "are the same name once Unicode-normalised" in result.stderr.splitlines()[0]
+            return
+        assert (result.exit_code, result.stdout) == (0, bpcalc("run", str(plain_path)).stdout)
+        if wrt in plain:
+            spelling = data.draw(st.sampled_from(LOOKALIKES[wrt]))
+            fancy_grad = bpcalc("grad", str(fancy_path), "--wrt", spelling)
+            assert fancy_grad.stdout == bpcalc("grad", str(plain_path), "--wrt", wrt).stdout
+
+    @fuzz(60)
+    @given(first=commented_trees(), second=commented_trees(), data=st.data())
+    def test_comments_and_line_breaks_never_change_a_value_or_a_name(
+        self,
+        folder: Path,
+        first: tuple[list[str], float],
+        second: tuple[list[str], float],
+        data: st.DataObject,
+    ) -> None:
+        """Two expressions split over lines with comments between their tokens: each has the
+        value Python gives the same tree, and the names and numbers are those of the same
+        expressions written on one line (equal trees, equal nodes; different trees, never)."""
+        (tokens_a, a), (tokens_b, b) = first, second
+        head = "name: g\ninputs:\n  x: 2\n  y: 3\nnodes:\n"
+        noisy_text = (
+            f"{head}  a: {json.dumps(noisy(tokens_a, data.draw))}\n"
+            f"  b: {json.dumps(noisy(tokens_b, data.draw))}\n  c: a + b\n"
+        )
+        plain_text = (
+            f"{head}  a: {json.dumps(' '.join(tokens_a))}\n"
+            f"  b: {json.dumps(' '.join(tokens_b))}\n  c: a + b\n"
+        )
+        noisy_path, plain_path = folder / "noisy.yaml", folder / "plain.yaml"
+        noisy_path.write_text(noisy_text, encoding="utf-8")
+        plain_path.write_text(plain_text, encoding="utf-8")
+        result = bpcalc("run", str(noisy_path), "-o", "json")
+        assert_answered(result, str(noisy_path))
+        assert result.exit_code == 0
+        values = json.loads(result.stdout)["values"]
+        assert (values["a"], values["b"]) == (a, b)
+        assert result.stdout == bpcalc("run", str(plain_path), "-o", "json").stdout
+        for name in values:
+            assert "#" not in name and "\n" not in name and "ｘ" not in name
+
+
 # --- (c) random valid graphs of every op, checked against central differences -----------------
 
 

@@ -45,9 +45,11 @@ class BatchEvaluator:
     def __init__(
         self, graph: Graph, columns: Sequence[str], *, of: str | None, wrt: Sequence[str] | None
     ) -> None:
+        from bpcalc.loading.schema import canonical_name
+
         _check_elementwise(graph)
         self.graph = graph
-        self.columns = list(columns)
+        self.columns = [canonical_name(column) for column in columns]  # as names are read
         self.target = graph.output if of is None else of
         if self.target not in graph.names:
             raise UsageProblem(f"--of: {graph.unknown_name_message(self.target)}")
@@ -164,7 +166,9 @@ def run_batch(params: dict[str, Any], *, wrt: Sequence[str] | None = None) -> No
 def check_columns(graph: Graph, columns: Sequence[str], file: str, sets: Sequence[str]) -> None:
     """Every column names an input, once, and no input has both a column and a --set."""
     from bpcalc.loading.rows import ColumnError
+    from bpcalc.loading.schema import canonical_name
 
+    columns = [canonical_name(column) for column in columns]  # as names in graph files are
     problems = []
     for name in dict.fromkeys(columns):
         if name not in graph.inputs:
@@ -179,7 +183,7 @@ def check_columns(graph: Graph, columns: Sequence[str], file: str, sets: Sequenc
             raise ColumnError(file, 1, f"column '{name}' appears twice")
         seen.add(name)
     for item in sets:
-        name = item.partition("=")[0].strip()
+        name = canonical_name(item.partition("=")[0].strip())
         if name in seen:
             raise UsageProblem(f"--set {name}: '{name}' is also a column of {file}; drop one")
 

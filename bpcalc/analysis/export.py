@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bpcalc import __version__
 from bpcalc.loading.literals import Const
+from bpcalc.loading.schema import canonical_name
 from bpcalc.ops.table import OPS
 
 if TYPE_CHECKING:
@@ -36,15 +37,59 @@ SHOW = '''def show(value):
     return value.tolist() if isinstance(value, np.ndarray) else value'''
 
 
+# A comment on the first two lines that matches this sets the script's encoding (PEP 263).
+_CODING = re.compile(r"(coding)([:=])", re.IGNORECASE)
+
+
+def code_text(text: str, *, literal: bool = False) -> str:
+    """Text from the graph made safe to put in generated code; every such text goes through here.
+
+    Names, the graph's name and description and the file name reach the script in comments
+    (``literal=False``) and in the labels it prints (``literal=True``: a quoted string literal
+    that reads back as ``text``). Backslashes, quotes (in literals) and every character that
+    is not printable (line breaks, NUL, other control and format characters such as bidi
+    overrides, lone surrogates) are written as Python escapes, so no text can end a comment,
+    close a string or make the script invalid; and ``coding:`` is escaped too, so a comment on
+    the first lines cannot change how Python decodes the script.
+    """
+    if not text.isprintable() or "\\" in text or (literal and "'" in text):
+        text = "".join(_escaped(ch, literal) for ch in text)
+    text = _CODING.sub(lambda m: m[1] + ("\\x3a" if m[2] == ":" else "\\x3d"), text)
+    return f"'{text}'" if literal else text
+
+
+def _escaped(ch: str, literal: bool) -> str:
+    if ch == "\\" or (literal and ch == "'"):
+        return "\\" + ch
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 class _Namer:
-    """Unique Python identifiers: what the graph calls a thing, made valid and unshadowing."""
+    """Unique Python identifiers: what the graph calls a thing, made valid and unshadowing.
+
+    Python reads identifiers NFKC-normalised (``ｎｐ`` is ``np``), so names are compared and
+    written in that form: no graph name can merge with another or shadow a name the script
+    uses. Dunder names (``__builtins__``) are never taken either.
+    """
 
     def __init__(self, reserved: Iterable[str]) -> None:
-        self.taken = set(reserved)
+        self.taken = {canonical_name(name) for name in reserved}
 
     def take(self, base: str) -> str:
+        base = canonical_name(base)
+        if not base.isidentifier():
+            base = "node"
         name, n = base, 1
-        while name in self.taken or keyword.iskeyword(name):
+        while (
+            name in self.taken
+            or keyword.iskeyword(name)
+            or (name.startswith("__") and name.endswith("__"))
+        ):
             n += 1
             name = f"{base}_{n}"
         self.taken.add(name)
@@ -54,7 +99,7 @@ class _Namer:
 def _identifier(name: str, op: str, anonymous: bool) -> str:
     """``x1 * w1`` becomes ``x1_mul_w1``; a long expression becomes ``mul_node``."""
     if name.isidentifier() and not anonymous:
-        return name
+        return canonical_name(name)
     words = [_SYMBOL_WORDS.get(token, re.sub(r"\W", "_", token)) for token in _TOKEN.findall(name)]
     base = "_".join(words)
     if not base or len(base) > _LONGEST_NAME or not base.isidentifier():
@@ -167,7 +212,7 @@ class _Script:
         ]
 
     def comment(self, node: NodeDef) -> str:
-        return f"  # {node.name}" if self.var[node.name] != node.name else ""
+        return f"  # {code_text(node.name)}" if self.var[node.name] != node.name else ""
 
     def forward(self) -> list[str]:
         return [
@@ -231,10 +276,11 @@ class _Script:
         names = self.graph.names
         grads = [n for n in names if self.evaluation.grads[n] is not None]
         width = max(map(len, names))
-        lines = [f"print({'values:'!r})"]
-        lines += [f"print({f'  {n.ljust(width)} ='!r}, show({self.var[n]}))" for n in names]
-        lines.append(f"print({f'gradients d {self.evaluation.output} / d name:'!r})")
-        lines += [f"print({f'  {n.ljust(width)} ='!r}, show({self.dvar[n]}))" for n in grads]
+        label = functools.partial(code_text, literal=True)
+        lines = [f"print({label('values:')})"]
+        lines += [f"print({label(f'  {n.ljust(width)} =')}, show({self.var[n]}))" for n in names]
+        lines.append(f"print({label(f'gradients d {self.evaluation.output} / d name:')})")
+        lines += [f"print({label(f'  {n.ljust(width)} =')}, show({self.dvar[n]}))" for n in grads]
         return lines
 
 
@@ -242,17 +288,20 @@ def python_script(graph: Graph, evaluation: Evaluation, *, standalone: bool = Fa
     """The script: imports (or, standalone, the layer classes' source), then the passes."""
     classes = sorted({OPS[node.op].layer for node in graph.nodes})
     library = _layer_library()
-    script = _Script(graph, evaluation, {*library.names, *dir(builtins), "np", "math", "show", "_"})
-    target = evaluation.output
-    origin = Path(graph.definition.source.name).name
-    title = graph.name + (f" — {graph.description}" if graph.description else "")
-    header = [f"# {line}".rstrip() for line in title.splitlines() or [""]]
+    reserved = {*library.names, *library.imported, *dir(builtins), "np", "math", "show", "_"}
+    script = _Script(graph, evaluation, reserved)
+    target = code_text(evaluation.output)
+    origin = code_text(Path(graph.definition.source.name).name)
+    # The name on one line, escaped as a whole; a description may span several comment lines.
+    about = graph.description.splitlines() if graph.description else []
+    title = code_text(graph.name) + (f" — {code_text(about[0])}" if about else "")
+    header = [f"# {title}".rstrip(), *(f"# {code_text(line)}".rstrip() for line in about[1:])]
     header += [
         "#",
         f"# Exported by `bpcalc export --python{' --standalone' * standalone}` "
         f"(bpcalc {__version__}) from {origin}:",
         "# the layers' forward in order, then backward in reverse from "
-        f"{script.dvar[target]} = 1, as in",
+        f"{script.dvar[evaluation.output]} = 1, as in",
         f"# the book's buy_apple_orange.py. Prints every value and d {target} / d name.",
         "# Needs numpy" + (" only." if standalone else " and bpcalc."),
     ]
@@ -285,7 +334,16 @@ class _LayerLibrary:
         self.module = layers
         self.text = inspect.getsource(layers)
         self.definitions: dict[str, ast.stmt] = {}
-        for statement in ast.parse(self.text).body:
+        tree = ast.parse(self.text)
+        # What the module imports (np, math, Any): globals the copied code reads, as are the
+        # definitions below; a graph's name must never rebind one.
+        self.imported = {
+            (alias.asname or alias.name).split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        for statement in tree.body:
             if isinstance(statement, ast.FunctionDef | ast.ClassDef):
                 self.definitions[statement.name] = statement
             elif isinstance(statement, ast.Assign) and len(statement.targets) == 1:

@@ -59,6 +59,9 @@ def parse_spec(text: str) -> SweepSpec:
     if not match:
         raise UsageProblem(f"expected {SPEC_FORM}, got '{text}'")
     name, start_text, stop_text, count_text, scale = match.groups()
+    from bpcalc.loading.schema import canonical_name
+
+    name = canonical_name(name)  # as names in graph files are read
     bounds = []
     for part, what in ((start_text, "START"), (stop_text, "STOP")):
         try:

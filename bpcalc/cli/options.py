@@ -197,8 +197,10 @@ def _parse_sets(
 
     values = {}
     for item in sets:
+        from bpcalc.loading.schema import canonical_name
+
         name, sep, text = item.partition("=")
-        name = name.strip()
+        name = canonical_name(name.strip())
         if not sep or not name:
             raise UsageProblem(f"--set expects NAME=VALUE, got '{item}'")
         if name not in graph.inputs:
@@ -246,6 +248,14 @@ def evaluate_graph(params: dict[str, Any], *, trace: bool = False) -> tuple[Grap
 def pass_params(func: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(func)
     def wrapper(**params: Any) -> None:
+        # Names on the command line are read as names in graph files are (NFKC-normalised).
+        if params.get("of") or params.get("wrt"):
+            from bpcalc.loading.schema import canonical_name
+
+            if params.get("of"):
+                params["of"] = canonical_name(params["of"])
+            if params.get("wrt"):
+                params["wrt"] = tuple(canonical_name(name) for name in params["wrt"])
         func(params)
 
     return wrapper

@@ -19,7 +19,7 @@ from bpcalc.errors import Diagnostic, EvaluationError, UsageProblem
 from bpcalc.loading.expressions import Arg
 from bpcalc.loading.graph import Graph
 from bpcalc.loading.literals import Const
-from bpcalc.loading.schema import NodeDef
+from bpcalc.loading.schema import NodeDef, canonical_name
 from bpcalc.ops.table import OPS
 from bpcalc.runtime import gc_paused, is_fraction
 
@@ -33,7 +33,7 @@ def evaluate(
     With ``exact=True`` it computes with Fractions from the decimals as written (only for
     ops that are exact over the rationals; see bpcalc.ops.exact).
     """
-    target = graph.output if of is None else of
+    target = graph.output if of is None else canonical_name(of)
     if target not in graph.inputs and target not in graph.node_by_name:
         raise UsageProblem(graph.unknown_name_message(target))
     import numpy as np

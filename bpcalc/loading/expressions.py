@@ -1,7 +1,10 @@
 """Expression nodes: ``relu(x @ W + b)`` becomes one graph node per operator or call.
 
 Parsed with :mod:`ast` and a whitelist of node kinds; nothing is ever evaluated by Python.
-Anonymous sub-expressions are named by their source text, so they read well in tables.
+Anonymous sub-expressions are named by their syntax tree, rendered as ``ast.unparse`` does
+(``x @ W + b``, ``(a + b) * c``) except that numbers keep the text they were written as, so
+names read well in tables. Comments, line breaks and spacing never reach a name: equal trees
+give the same name (one node) and different trees different names.
 """
 
 from __future__ import annotations
@@ -23,6 +26,24 @@ _BINARY = {
     ast.Div: "div",
     ast.Pow: "pow",
     ast.MatMult: "matmul",
+}
+_SYMBOL = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+}
+# Binding strength, as ast.unparse ranks it: a weaker operand is parenthesised.
+_SUM, _TERM, _FACTOR, _POWER, _ATOM = range(5)
+_STRENGTH = {
+    ast.Add: _SUM,
+    ast.Sub: _SUM,
+    ast.Mult: _TERM,
+    ast.Div: _TERM,
+    ast.MatMult: _TERM,
+    ast.Pow: _POWER,
 }
 ALLOWED = "numbers, names, + - * / ** @, parentheses and op calls such as relu(x)"
 
@@ -88,6 +109,8 @@ class _Lowering:
         self.lines = [line.encode() for line in text.split("\n")]  # as ast numbers them
         self.calls: list[OpCall] = []
         self.by_text: dict[str, str] = {}
+        # The canonical text of each sub-tree (by id) and how strongly it binds.
+        self.texts: dict[int, tuple[str, int]] = {}
 
     def run(self, root: ast.expr) -> list[OpCall]:
         results: dict[int, Arg] = {}
@@ -100,6 +123,11 @@ class _Lowering:
             leaf = self._leaf(node)
             if leaf is not None:
                 results[id(node)] = leaf
+                if isinstance(leaf, Const):
+                    strength = _FACTOR if leaf.text.startswith(("-", "+")) else _ATOM
+                    self.texts[id(node)] = (leaf.text, strength)
+                else:
+                    self.texts[id(node)] = (leaf, _ATOM)
                 continue
             stack.append((node, True))
             stack.extend((child, False) for child in reversed(self._operands(node)))
@@ -174,6 +202,7 @@ class _Lowering:
     def _emit(self, node: ast.expr, root: ast.expr, results: dict[int, Arg]) -> Arg:
         operands = self._operands(node)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+            self.texts[id(node)] = self.texts[id(node.operand)]  # +x is x
             return results[id(node.operand)]
         if isinstance(node, ast.BinOp):
             op = _BINARY[type(node.op)]
@@ -187,19 +216,46 @@ class _Lowering:
         if node is root:
             self.calls.append(OpCall(self.name, op, args, columns, self._column(node)))
             return self.name
-        # Repeated sub-expressions are one node: same text, same value.
-        text = " ".join(self._segment(node).split())
+        # Repeated sub-expressions are one node: same tree, same text, same value.
+        text = self._render(node)
         if text not in self.by_text:
             self.by_text[text] = text
             self.calls.append(OpCall(text, op, args, columns, self._column(node)))
+        return text
+
+    def _render(self, node: ast.expr) -> str:
+        """The canonical text of ``node`` from its operands' texts, as ast.unparse writes it."""
+        texts = self.texts
+        if isinstance(node, ast.BinOp):
+            strength = _STRENGTH[type(node.op)]
+            # Left-associative operators need a stronger right operand; ** the other way round.
+            left_needs, right_needs = (
+                (strength + 1, strength) if strength == _POWER else (strength, strength + 1)
+            )
+            left = _wrapped(texts[id(node.left)], left_needs)
+            right = _wrapped(texts[id(node.right)], right_needs)
+            text = f"{left} {_SYMBOL[type(node.op)]} {right}"
+        elif isinstance(node, ast.UnaryOp):
+            strength = _FACTOR
+            text = "-" + _wrapped(texts[id(node.operand)], _FACTOR)
+        else:
+            assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            strength = _ATOM
+            text = f"{node.func.id}({', '.join(texts[id(arg)][0] for arg in node.args)})"
+        texts[id(node)] = (text, strength)
         return text
 
     def _column(self, node: ast.expr) -> int:
         """The column of ``node`` in characters (ast counts UTF-8 bytes)."""
         return len(self.lines[node.lineno - 1][: node.col_offset].decode())
 
-    def _segment(self, node: ast.expr) -> str:
+    def _segment(self, node: ast.expr) -> str:  # for messages only; names use _render
         """The source text of ``node``, found directly: ast's helper rescans the whole text."""
         if node.end_lineno == node.lineno and node.end_col_offset is not None:
             return self.lines[node.lineno - 1][node.col_offset : node.end_col_offset].decode()
         return ast.get_source_segment(self.text, node) or ast.unparse(node)
+
+
+def _wrapped(operand: tuple[str, int], needs: int) -> str:
+    text, strength = operand
+    return f"({text})" if strength < needs else text

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bpcalc.errors import Diagnostic, UsageProblem, did_you_mean
 from bpcalc.loading.inputs import InputValue
-from bpcalc.loading.schema import GraphDef, NodeDef
+from bpcalc.loading.schema import GraphDef, NodeDef, canonical_name
 
 if TYPE_CHECKING:
     from bpcalc.engine.evaluation import Evaluation
@@ -46,6 +46,7 @@ class Graph:
 
     def with_inputs(self, values: Mapping[str, InputValue]) -> Graph:
         """A copy with some input values replaced (what ``--set`` does)."""
+        values = {canonical_name(name): value for name, value in values.items()}
         for name in values:
             if name not in self.inputs:
                 raise UsageProblem(self.unknown_name_message(name, inputs_only=True))
@@ -63,7 +64,8 @@ class Graph:
         """A diagnostic pointing at where ``name`` is defined."""
         source = self.definition.source
         if name in self.inputs:
-            return source.diagnostic(message, ("inputs", name), key=True)
+            path = next(i.path for i in self.definition.inputs if i.name == name)
+            return source.diagnostic(message, path, key=True)  # the key as written
         node = self.node_by_name[name]
         return source.diagnostic(message, node.path, offset=node.column)
 

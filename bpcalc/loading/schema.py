@@ -34,7 +34,7 @@ class NodeDef:
     path: DataPath  # the node's definition in the file
     column: int = 0  # of the operator, within an expression
     arg_columns: tuple[int, ...] = ()  # within an expression; () for the explicit form
-    anonymous: bool = False  # a sub-expression, named by its text
+    anonymous: bool = False  # a sub-expression, named by its canonical syntax tree
 
 
 @dataclass
@@ -51,13 +51,61 @@ class GraphDef:
     limits: Limits = DEFAULT_LIMITS  # what it was read with; evaluation checks sizes with it
 
 
+def canonical_name(name: str) -> str:
+    """``name`` as bpcalc stores and compares it: NFKC-normalised, as Python reads identifiers.
+
+    Python's parser turns ``ｘ`` (fullwidth) into ``x`` and ``ﬁ`` into ``fi`` (PEP 3131), so
+    every name is normalised the same way wherever it is read: keys, ``in:`` lists, ``output:``
+    and names on the command line. Two names that normalise alike are refused (see read_graph).
+    """
+    if name.isascii():
+        return name
+    import unicodedata  # only for non-ASCII names: keeps it off the start-up path
+
+    return unicodedata.normalize("NFKC", name)
+
+
 def check_name(name: str) -> str | None:
     """Why ``name`` cannot name an input or node, or None when it can."""
     if not name.isidentifier():
         return f"'{name}' is not a valid name: use letters, digits and _, not starting with a digit"
-    if keyword.iskeyword(name):
+    canonical = canonical_name(name)
+    if keyword.iskeyword(canonical):
+        if canonical != name:
+            return f"'{name}' reads as the Python keyword '{canonical}' and cannot be a name"
         return f"'{name}' is a Python keyword and cannot be a name"
     return None
+
+
+class _Spellings:
+    """The first spelling of each canonical name, to refuse a second one that differs."""
+
+    def __init__(self, source: Source, problems: list[Diagnostic]) -> None:
+        self.source = source
+        self.problems = problems
+        self.first: dict[str, tuple[str, DataPath]] = {}
+
+    def claim(self, raw: str, path: DataPath) -> str | None:
+        """The canonical name, or None (and a problem) when another spelling already has it."""
+        name = canonical_name(raw)
+        found = self.first.get(name)
+        if found is None:
+            self.first[name] = (raw, path)
+            return name
+        other, other_path = found
+        if other == raw:
+            return name  # the same spelling: an input and a node, reported by graph.build
+        line, _ = self.source.position(other_path, key=True)
+        where = f" (line {line})" if line else ""
+        self.problems.append(
+            self.source.diagnostic(
+                f"'{raw}' and '{other}'{where} are the same name once Unicode-normalised "
+                f"(NFKC, as Python reads names: both are '{name}'); rename one of them",
+                path,
+                key=True,
+            )
+        )
+        return None
 
 
 def read_graph(source: Source, base_dir: Path, limits: Limits) -> GraphDef:
@@ -84,20 +132,21 @@ def read_graph(source: Source, base_dir: Path, limits: Limits) -> GraphDef:
             )
     name = _text(data, "name", source, problems) or Path(source.name).stem
     description = _text(data, "description", source, problems)
-    inputs = _read_inputs(data.get("inputs", {}), source, problems)
-    nodes = _read_nodes(data.get("nodes"), source, limits, problems)
+    spellings = _Spellings(source, problems)
+    inputs = _read_inputs(data.get("inputs", {}), source, problems, spellings)
+    nodes = _read_nodes(data.get("nodes"), source, limits, problems, spellings)
     output = None
     if "output" in data:
         raw = data["output"]
         if isinstance(raw, str) and raw.strip():
-            output = raw.strip()
+            output = canonical_name(raw.strip())
         else:
             problems.append(source.diagnostic("output: expects the name of a node", ("output",)))
     graph = GraphDef(
         name, description, inputs, nodes, output, source, base_dir, problems, limits=limits
     )
     declared = {
-        key
+        canonical_name(key) if isinstance(key, str) else key
         for section in ("inputs", "nodes")
         if isinstance(data.get(section), dict)
         for key in data[section]
@@ -121,19 +170,25 @@ def _text(data: dict[str, Any], key: str, source: Source, problems: list[Diagnos
     return raw
 
 
-def _read_inputs(raw: Any, source: Source, problems: list[Diagnostic]) -> list[InputDef]:
+def _read_inputs(
+    raw: Any, source: Source, problems: list[Diagnostic], spellings: _Spellings
+) -> list[InputDef]:
     if raw == "":
         return []  # `inputs:` with nothing under it
     if not isinstance(raw, dict):
         problems.append(source.diagnostic("inputs: expects a mapping of name: value", ("inputs",)))
         return []
     inputs = []
-    for name, value in raw.items():
-        path: DataPath = ("inputs", name)
-        reason = check_name(name)
+    for key, value in raw.items():
+        path: DataPath = ("inputs", key)
+        reason = check_name(key)
         if reason:
             problems.append(source.diagnostic(reason, path, key=True))
-        elif value == "":
+            continue
+        name = spellings.claim(key, path)
+        if name is None:
+            continue
+        if value == "":
             problems.append(source.diagnostic(f"input '{name}' has no value", path, key=True))
         else:
             inputs.append(InputDef(name, value, path))
@@ -141,7 +196,7 @@ def _read_inputs(raw: Any, source: Source, problems: list[Diagnostic]) -> list[I
 
 
 def _read_nodes(
-    raw: Any, source: Source, limits: Limits, problems: list[Diagnostic]
+    raw: Any, source: Source, limits: Limits, problems: list[Diagnostic], spellings: _Spellings
 ) -> list[NodeDef]:
     if raw is None or raw == "":
         problems.append(
@@ -156,11 +211,14 @@ def _read_nodes(
         )
         return []
     nodes: list[NodeDef] = []
-    for name, definition in raw.items():
-        path: DataPath = ("nodes", name)
-        reason = check_name(name)
+    for key, definition in raw.items():
+        path: DataPath = ("nodes", key)
+        reason = check_name(key)
         if reason:
             problems.append(source.diagnostic(reason, path, key=True))
+            continue
+        name = spellings.claim(key, path)
+        if name is None:
             continue
         try:
             if isinstance(definition, dict):
@@ -227,7 +285,7 @@ def _explicit_node(name: str, definition: dict[str, Any], path: DataPath) -> Nod
             reason = check_name(text)
             if reason:
                 raise _At(reason + "; expressions go in the expression form", ("in", i))
-            args.append(text)
+            args.append(canonical_name(text))
     return NodeDef(name, op, tuple(args), path)
 
 
@@ -239,10 +297,10 @@ def _expression_nodes(
         calls = parse_expression(name, text, max_length=limits.max_expression_length)
     except ExpressionError as err:
         raise _At(err.message, offset=indent + err.column) from None
-    return [_from_call(call, path, indent) for call in calls]
+    return [_from_call(call, name, path, indent) for call in calls]
 
 
-def _from_call(call: OpCall, path: DataPath, indent: int) -> NodeDef:
+def _from_call(call: OpCall, name: str, path: DataPath, indent: int) -> NodeDef:
     return NodeDef(
         call.name,
         call.op,
@@ -250,5 +308,5 @@ def _from_call(call: OpCall, path: DataPath, indent: int) -> NodeDef:
         path,
         indent + call.column,
         tuple(indent + c for c in call.arg_columns),
-        anonymous=call.name != path[-1],
+        anonymous=call.name != name,
     )
