@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -48,24 +49,93 @@ class Diagnostic:
 
 
 # Control characters (escape sequences that recolour or clear a terminal, carriage returns
-# that overwrite a line, newlines that would fake another message) and bidirectional
-# overrides ("Trojan source") from a hostile file are shown escaped, never sent to the
-# terminal as they are. Only tabs pass.
-_UNPRINTABLE = {
-    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    for code in (
-        *range(0x00, 0x09),
-        *range(0x0A, 0x20),
-        *range(0x7F, 0xA0),
-        *range(0x2028, 0x202F),  # line and paragraph separators, bidi embeddings
-        *range(0x2066, 0x206A),
-    )
-}
+# that overwrite a line, newlines that would fake another message), bidirectional controls
+# ("Trojan source") and other invisible format characters from a hostile file are shown
+# escaped, never sent to a terminal or written into a document as they are: every Cc
+# (control), Cf (format), Cs (surrogate), Zl and Zp character, and U+FFFE/U+FFFF (not allowed
+# in XML). Only tabs pass, and the zero-width joiners U+200C/U+200D that Persian, Indic
+# scripts and emoji need. tests/test_defects_escapes.py checks the list against unicodedata.
+_UNPRINTABLE_RANGES = (
+    (0x00, 0x08),
+    (0x0A, 0x1F),
+    (0x7F, 0x9F),
+    (0xAD, 0xAD),
+    (0x600, 0x605),
+    (0x61C, 0x61C),
+    (0x6DD, 0x6DD),
+    (0x70F, 0x70F),
+    (0x890, 0x891),
+    (0x8E2, 0x8E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200B),
+    (0x200E, 0x200F),
+    (0x2028, 0x202E),  # line and paragraph separators, bidi embeddings and overrides
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),  # bidi isolates, deprecated format characters
+    (0xD800, 0xDFFF),  # lone surrogates (from JSON): not even encodable as UTF-8
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0xFFFE, 0xFFFF),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),  # tag characters: invisible ASCII
+)
+_UNPRINTABLE = re.compile(
+    "[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in _UNPRINTABLE_RANGES) + "]"
+)
+
+
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    """As Python's ``repr`` writes the character: ``\\n``, ``\\x1b``, ``\\u202e``."""
+    char = match.group()
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def printable(text: str) -> str:
-    """``text`` with control characters escaped, so a message cannot drive the terminal."""
-    return text.translate(_UNPRINTABLE)
+    """``text`` with control, bidi and invisible format characters escaped (``\\x1b``,
+    ``\\u202e``), so a message, a table or a drawing cannot drive the terminal or hide text.
+    The one function every human-facing output goes through."""
+    if _UNPRINTABLE.search(text) is None:
+        return text
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_escaped(text: str) -> str:
+    """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with every character that
+    ``printable`` escapes written as a JSON ``\\u`` escape: the same document to a JSON reader
+    (lossless), but no raw control or bidi character in its bytes."""
+    if _UNPRINTABLE.search(text) is None:
+        return text
+    return _UNPRINTABLE.sub(_json_escape, text)
+
+
+def first_unprintable(text: str, allowed: str = "") -> int:
+    """The index of the first character of ``text`` that ``printable`` escapes, apart from
+    those in ``allowed``; -1 when there is none."""
+    for match in _UNPRINTABLE.finditer(text):
+        if match.group() not in allowed:
+            return match.start()
+    return -1
 
 
 def _excerpt(line: str, col: int, width: int = 100) -> tuple[str, int]:

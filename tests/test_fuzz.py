@@ -3,14 +3,16 @@ or a located message, never a traceback; and on random valid graphs of every op,
 agree with central differences.
 
 Budget per CI run (the sum of the max_examples below): text 100 + bytes 100 + grad 100
-+ mutations 100 + duplicates 30 + cycles 30 + 17 ops x 12 gradients + 100 result sizes
-= 764 examples, a few seconds on one core.
++ control characters 60 + mutations 100 + duplicates 30 + cycles 30 + 17 ops x 12 gradients
++ 100 result sizes = 824 examples, a few seconds on one core.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,7 +247,7 @@ def commented_trees(draw: st.DrawFn, depth: int = 0) -> tuple[list[str], float]:
     return ["(", *left, op, *right, ")"], value
 
 
-COMMENT_TEXT = ["*", "- y", "(", ")", "x -", "#", "'", ":", "ｘ", "\u202e"]
+COMMENT_TEXT = ["*", "- y", "(", ")", "x -", "#", "'", ":", "ｘ"]
 
 
 def noisy(tokens: list[str], draw: st.DrawFn) -> str:
@@ -315,6 +317,74 @@ class TestLookalikesAndComments:
         assert result.stdout == bpcalc("run", str(plain_path), "-o", "json").stdout
         for name in values:
             assert "#" not in name and "\n" not in name and "ｘ" not in name
+
+
+# Control and bidi characters in names, descriptions and comments (issue 9, item 6): whatever
+# reaches an output for people is escaped; JSON holds them as \u escapes only.
+HOSTILE_CHARS = [
+    *("\x1b[2J", "\x1b]0;t\x07", "\x00", "\r", "\n", "\x7f", "\x85", "\x9b", "\u202e"),
+    *("\u2066", "\u200f", "\u061c", "\u200b", "\u2028", "\ufeff", "\U000e0041", "\ud800"),
+    *("\ufffe", "a", " ", "\\G", "<&>", '"', "\t"),
+]
+hostile_text = st.lists(st.sampled_from(HOSTILE_CHARS), max_size=6).map("".join)
+HUMAN_OUTPUTS = [
+    ("run", "-o", "table"),
+    ("trace",),
+    ("draw", "-o", "text"),
+    ("draw", "-o", "dot"),
+    ("draw", "-o", "mermaid"),
+    ("sweep", "x=1:2:3", "-o", "table"),
+    ("sweep", "x=1:2:3", "-o", "svg"),
+    ("run", "-o", "json"),
+]
+
+
+def raw_control(text: str) -> list[str]:
+    """Characters that drive a terminal or hide text (tabs and line breaks aside)."""
+    return [
+        ch
+        for ch in text
+        if ch not in "\t\n\u200c\u200d"
+        and (unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") or ch in "\ufffe\uffff")
+    ]
+
+
+class TestControlCharacters:
+    @fuzz(60)
+    @given(
+        name=hostile_text,
+        description=hostile_text,
+        key=st.one_of(st.just("x"), hostile_text.map(lambda t: "x" + t)),
+        comment=st.one_of(st.just(""), hostile_text),
+        command=st.sampled_from(HUMAN_OUTPUTS),
+    )
+    def test_no_raw_control_character_reaches_an_output(
+        self,
+        folder: Path,
+        name: str,
+        description: str,
+        key: str,
+        comment: str,
+        command: tuple[str, ...],
+    ) -> None:
+        """A JSON graph can hold any character in name:, description:, a key or a comment:
+        the answer holds none of them raw, on stdout or stderr; an SVG parses as XML."""
+        graph = {
+            "name": name,
+            "description": description,
+            "inputs": {key: 2},
+            "nodes": {"y": f"(x * 3) + 1 # {comment}", "z": "(-y) * 2"},
+        }
+        path = folder / "hostile.json"
+        path.write_text(json.dumps(graph), encoding="utf-8")
+        result = bpcalc(command[0], str(path), *command[1:])
+        assert_answered(result, str(path))
+        assert raw_control(result.stdout.replace("\n", "")) == []
+        assert raw_control(result.stderr.replace("\n", "")) == []
+        if result.exit_code == 0 and command[-1] == "svg":
+            ET.fromstring(result.stdout)
+        if result.exit_code == 0 and command[-1] == "json":
+            assert json.loads(result.stdout)["graph"] == name
 
 
 # --- (c) random valid graphs of every op, checked against central differences -----------------

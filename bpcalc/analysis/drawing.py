@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from bpcalc.analysis.trace import INLINE_ELEMENTS, Line, cell_width, printable, tensor_text
-from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem
+from bpcalc.analysis.trace import INLINE_ELEMENTS, Line, cell_width, tensor_text
+from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem, printable
 from bpcalc.loading.literals import Const
 from bpcalc.ops.table import OPS
 from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, number
@@ -42,7 +42,7 @@ class DrawError(BpcalcError):
     exit_status = ExitStatus.ERROR
 
     def render(self) -> str:
-        return f"Error: {self.diagnostics[0].message}"
+        return printable(f"Error: {self.diagnostics[0].message}")  # dot's stderr may echo labels
 
 
 Kind = Literal["input", "op", "constant", "result"]
@@ -77,7 +77,9 @@ class Drawing:
     edges: list[Edge] = field(default_factory=list)
 
     def add(self, vertex_id: str, kind: Kind, name: str, op: str = "") -> str:
-        """Add a vertex under ``vertex_id``, or a variant of it when that is taken."""
+        """Add a vertex under ``vertex_id``, or a variant of it when that is taken. Ids are
+        made printable first (they are Graphviz node names, shown in SVG titles)."""
+        vertex_id = printable(vertex_id)
         if vertex_id.startswith("%"):  # Graphviz keeps such names for anonymous objects
             vertex_id = "_" + vertex_id
         unique, n = vertex_id, 1
@@ -149,14 +151,24 @@ def op_label(op: str) -> str:
 
 
 def dot_id(text: str) -> str:
-    """A DOT quoted ID; only ``"`` is an escape in DOT strings, so a trailing ``\\`` is doubled
-    too (every backslash is, to keep the mapping one-to-one)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT quoted ID, control characters shown; only ``"`` is an escape in DOT strings, so a
+    trailing ``\\`` is doubled too (every backslash is, to keep the mapping one-to-one)."""
+    return '"' + printable(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def html_text(text: str) -> str:
-    """Text for a Graphviz HTML-like label: entities for ``& < > "``, control characters shown."""
-    return html.escape(printable(text), quote=True)
+    """Text for a Graphviz HTML-like label: entities for ``& < > "``, control characters shown,
+    and every backslash doubled: Graphviz expands ``\\G``, ``\\N``, ``\\L`` ... (escString) in
+    label text, and ``\\\\`` is its literal backslash (``C:\\Games`` would show the graph name)."""
+    return html.escape(printable(text), quote=True).replace("\\", "\\\\")
+
+
+def _tooltip(text: str) -> str:
+    """``, tooltip="..."``, or nothing for text with a backslash: Graphviz versions differ in
+    how many times they unescape a tooltip, so no escaping of ``\\G`` there is right for all."""
+    if "\\" in text:
+        return ""
+    return f", tooltip={dot_id(text)}"
 
 
 def to_dot(drawing: Drawing, *, digits: int | None = None) -> str:
@@ -201,7 +213,7 @@ def _dot_vertex(vertex: Vertex) -> str:
     if vertex.kind == "op":
         symbol = op_label(vertex.op)
         shape = "circle" if len(symbol) <= 4 else "box, style=rounded"
-        return f"shape={shape}, label=<{html_text(symbol)}>, tooltip={dot_id(vertex.name)}"
+        return f"shape={shape}, label=<{html_text(symbol)}>{_tooltip(vertex.name)}"
     if vertex.kind == "constant":
         return f"shape=plaintext, fontcolor=gray30, label=<{name}>"
     return f"shape=plaintext, label=<{name}>"

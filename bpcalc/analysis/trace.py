@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from bpcalc.errors import printable
 from bpcalc.loading.literals import Const
 from bpcalc.ops.table import OPS
 from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, json_value, number, value_text
@@ -267,13 +268,6 @@ def shown_name(name: str) -> str:
     """A name as it reads in a formula: in parentheses unless it is a plain identifier."""
     clean = printable(name)
     return clean if clean.isidentifier() else f"({clean})"
-
-
-def printable(text: str) -> str:
-    """Control characters (a newline in a quoted YAML key) escaped so one name stays one line."""
-    if all(ch.isprintable() for ch in text):
-        return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def cell_width(text: str) -> int:

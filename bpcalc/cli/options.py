@@ -137,8 +137,26 @@ def digits_option(
     return click.option("--digits", type=click.IntRange(1, 17), metavar="N", help=help)
 
 
+def _set_excel_safe(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["bpcalc.excel_safe"] = True  # read by bpcalc.output.formats.excel_safe
+
+
+def excel_safe_option(func: F) -> F:
+    """``--excel-safe``: names and headers in CSV/TSV that spreadsheets cannot run."""
+    return click.option(
+        "--excel-safe",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_excel_safe,
+        help="In CSV and TSV, put ' before a name or header beginning with = + - @ (or a tab or "
+        "CR), so that a spreadsheet shows it as text instead of running it as a formula.",
+    )(func)
+
+
 def output_options(func: F) -> F:
-    """``-o`` and ``--digits`` as run and grad take them."""
+    """``-o``, ``--digits`` and ``--excel-safe`` as run and grad take them."""
+    func = excel_safe_option(func)
     func = digits_option()(func)
     return format_option(
         ["auto", "table", "tsv", "csv", "json"],

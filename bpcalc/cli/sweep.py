@@ -9,6 +9,7 @@ import click
 from bpcalc.cli.options import (
     CONTEXT,
     digits_option,
+    excel_safe_option,
     format_option,
     graph_options,
     pass_params,
@@ -34,6 +35,7 @@ from bpcalc.cli.options import (
     help="Report d(output)/d(NAME) for this input or node (default: the swept inputs). Repeatable.",
 )
 @click.option("--no-chart", is_flag=True, help="On a terminal, print the table without the chart.")
+@excel_safe_option
 @pass_params
 def sweep(params: dict[str, Any]) -> None:
     """Evaluate the output and its gradients over evenly spaced values of an input.
@@ -114,30 +116,28 @@ def _check_strict(result: Any) -> None:
 
 
 def _print_table(result: Any, graph_name: str, digits: int | None) -> None:
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     from bpcalc.analysis.sweep import marks
-    from bpcalc.output.formats import stdout_console, table_cell
+    from bpcalc.errors import printable
+    from bpcalc.output.formats import print_table, stdout_console, table_cell
 
     names = [spec.name for spec in result.specs]
     notes = marks(result)
-    table = Table(box=box.SIMPLE_HEAD)
-    for name in [*names, *result.names]:
-        table.add_column(name, justify="right", no_wrap=True)
-    if any(notes):
-        table.add_column("note", no_wrap=True)
+    noted = any(notes)  # once: per row it made the table quadratic
+    columns = [(name, "right") for name in [*names, *result.names]]
+    columns += [("note", "left")] if noted else []
+    results = [r.tolist() for r in result.results]
+    rows = []
     for i, point in enumerate(result.points.tolist()):
         row = [table_cell(v, digits) for v in point]
-        row += [table_cell(float(r[i]), digits) for r in result.results]
-        row += [notes[i]] if any(notes) else []
-        table.add_row(*(Text(cell) for cell in row))
+        row += [table_cell(r[i], digits) for r in results]
+        row += [notes[i]] if noted else []
+        rows.append(row)
     count = len(result.points)
-    console = stdout_console()
     title = f"{graph_name}: {result.names[0]} over {' × '.join(names)} ({count:,} points)"
-    console.print(Text(title, style="bold"), no_wrap=True, crop=False)
-    console.print(table)
+    stdout_console().print(Text(printable(title), style="bold"), no_wrap=True, crop=False)
+    print_table(None, columns, rows)
 
 
 def _print_chart(result: Any, graph_name: str) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bpcalc.errors import Diagnostic, GraphError, did_you_mean
+from bpcalc.errors import Diagnostic, GraphError, did_you_mean, first_unprintable
 from bpcalc.limits import DEFAULT_LIMITS, Limits
 from bpcalc.loading.expressions import Arg, ExpressionError, OpCall, parse_expression
 from bpcalc.loading.literals import NotANumber, is_number_text, parse_number
@@ -293,6 +293,14 @@ def _expression_nodes(
     name: str, text: str, path: DataPath, source: Source, limits: Limits
 ) -> list[NodeDef]:
     indent = source.value_column_offset(path) + (len(text) - len(text.lstrip()))
+    bad = first_unprintable(text.strip(), allowed="\n\r")
+    if bad >= 0:  # it would reach names of sub-expressions, and every output, through comments
+        column = bad - text.strip().rfind("\n", 0, bad) - 1
+        raise _At(
+            f"invisible or control character U+{ord(text.strip()[bad]):04X} in an expression "
+            f"(comments included); remove it",
+            offset=indent + column,
+        )
     try:
         calls = parse_expression(name, text, max_length=limits.max_expression_length)
     except ExpressionError as err:

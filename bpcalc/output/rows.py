@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
+from bpcalc.errors import json_escaped, printable
 from bpcalc.output.numbers import TABLE_DIGITS, number, rounded
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class RowWriter:
         self.out = out
         self._widths: list[int] | None = None
         if fmt == "json":
-            keys = [json.dumps(c, ensure_ascii=False) + ": " for c in self.columns]
+            keys = [json_escaped(json.dumps(c, ensure_ascii=False)) + ": " for c in self.columns]
             self._pieces = ["{" + keys[0], *(", " + k for k in keys[1:]), "}\n"]
         else:
             separator = "," if fmt == "csv" else "\t"
@@ -54,8 +55,13 @@ class RowWriter:
             import csv
             import io
 
+            from bpcalc.output.formats import excel_safe, spreadsheet_text
+
+            header = self.columns
+            if excel_safe():
+                header = [spreadsheet_text(column) for column in header]
             buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerow(self.columns)
+            csv.writer(buffer, lineterminator="\n").writerow(header)
             self._write(buffer.getvalue().encode("utf-8"))
 
     def write(self, values: Sequence[Column]) -> None:
@@ -110,13 +116,11 @@ class RowWriter:
         cells = [[number(x, digits) for x in column.tolist()] for column in values]
         lines = []
         if self._widths is None:
+            names = [printable(name) for name in self.columns]  # for people: escaped
             self._widths = [
-                max(len(name), *map(len, column))
-                for name, column in zip(self.columns, cells, strict=True)
+                max(len(name), *map(len, column)) for name, column in zip(names, cells, strict=True)
             ]
-            lines.append(
-                "  ".join(n.rjust(w) for n, w in zip(self.columns, self._widths, strict=False))
-            )
+            lines.append("  ".join(n.rjust(w) for n, w in zip(names, self._widths, strict=False)))
             lines.append("  ".join("─" * w for w in self._widths))
         widths = self._widths
         lines += [
