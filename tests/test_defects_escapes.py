@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 
 import bpcalc.output.formats as render
-from bpcalc.analysis.drawing import Drawing, Edge, html_text, render_image, to_dot
+from bpcalc.analysis.drawing import Drawing, Edge
 from bpcalc.errors import printable
+from bpcalc.output.drawings import html_text, render_image, to_dot
 from tests.conftest import Invoke
 from tests.test_hostile import PEAK_MB, SECONDS, spawn
 

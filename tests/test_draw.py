@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpcalc import load
-from bpcalc.analysis.drawing import Drawing, Edge, dot_id, render_image, to_dot, to_mermaid
+from bpcalc.analysis.drawing import Drawing, Edge
+from bpcalc.output.drawings import dot_id, render_image, to_dot, to_mermaid
 from tests.conftest import GRAPHS, Invoke
 
 WriteGraph = Callable[..., Path]

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpcalc import load
-from bpcalc.analysis.trace import build_trace, shown_name
+from bpcalc.analysis.trace import build_trace
 from bpcalc.loading.inputs import InputValue
+from bpcalc.output.trace_text import shown_name
 from tests.conftest import GRAPHS, Invoke
 
 WriteGraph = Callable[..., Path]

@@ -16,9 +16,9 @@ from bpcalc.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from bpcalc.analysis.trace import Line
     from bpcalc.engine.evaluation import Evaluation
     from bpcalc.loading.graph import Graph
+    from bpcalc.output.trace_text import Line
 
 FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
 
@@ -48,7 +48,7 @@ def draw(params: dict[str, Any]) -> None:
         bpcalc draw apple_orange | dot -Tpng > apple_orange.png
         bpcalc draw apple_orange -o mermaid       # paste into Markdown
     """
-    from bpcalc.analysis.drawing import check_image_output
+    from bpcalc.output.drawings import check_image_output
     from bpcalc.output.formats import stdout_is_terminal
 
     terminal = stdout_is_terminal()
@@ -63,9 +63,11 @@ def draw(params: dict[str, Any]) -> None:
 def write_drawing(
     graph: Graph, evaluation: Evaluation, *, fmt: str, digits: int | None, terminal: bool
 ) -> None:
-    from bpcalc.analysis.drawing import build_drawing, render_image, text_lines, to_dot, to_mermaid
-    from bpcalc.analysis.trace import build_trace, plain
+    from bpcalc.analysis.drawing import build_drawing
+    from bpcalc.analysis.trace import build_trace
+    from bpcalc.output.drawings import render_image, text_lines, to_dot, to_mermaid
     from bpcalc.output.formats import write
+    from bpcalc.output.trace_text import plain
 
     drawing = build_drawing(graph, evaluation, build_trace(graph, evaluation))
     if fmt == "text":
@@ -93,8 +95,8 @@ def print_terminal(lines: list[Line]) -> None:
 
     from rich.text import Text
 
-    from bpcalc.analysis.trace import cell_width
     from bpcalc.output.formats import stdout_console
+    from bpcalc.output.trace_text import cell_width
 
     console = stdout_console(soft_wrap=True)
     for line in lines:

@@ -17,7 +17,7 @@ from bpcalc.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from bpcalc.analysis.trace import Line
+    from bpcalc.output.trace_text import Line
 
 
 @click.command(
@@ -50,8 +50,9 @@ def trace(params: dict[str, Any]) -> None:
         bpcalc trace two_layer_net --full | less
         bpcalc trace apple_orange -o json
     """
-    from bpcalc.analysis.trace import Numbers, build_trace, plain, trace_lines, trace_records
+    from bpcalc.analysis.trace import build_trace
     from bpcalc.output.formats import resolve, write, write_json
+    from bpcalc.output.trace_text import Numbers, plain, trace_lines, trace_records
 
     graph, evaluation = evaluate_graph(params, trace=True)
     story = build_trace(graph, evaluation)

@@ -1,0 +1,368 @@
+"""A drawing (bpcalc.analysis.drawing) in each format: Graphviz DOT, Mermaid, a drawing in
+the terminal, and SVG/PNG/PDF through Graphviz's ``dot`` program. Values are written above
+the edges and gradients below them, in red, as the book's figures do.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bpcalc.analysis.drawing import Drawing, Edge, Vertex
+from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem, printable
+from bpcalc.ops.table import OPS
+from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, number
+from bpcalc.output.trace_text import INLINE_ELEMENTS, Line, cell_width, tensor_text
+
+IMAGE_FORMATS = ("svg", "png", "pdf")
+BINARY_FORMATS = ("png", "pdf")
+MAX_TEXT_WIDTH = 2000  # columns; a wider terminal drawing is refused in favour of an image
+
+INSTALL_GRAPHVIZ = (
+    "Graphviz's 'dot' program is needed for -o {fmt} but was not found on PATH. Install "
+    "Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz; "
+    "Windows: winget install graphviz; others: https://graphviz.org/download/), or draw "
+    "without it: -o dot, -o mermaid or -o text."
+)
+
+
+class DrawError(BpcalcError):
+    """The drawing could not be made: Graphviz is missing or failed (exit 1)."""
+
+    exit_status = ExitStatus.ERROR
+
+    def render(self) -> str:
+        return printable(f"Error: {self.diagnostics[0].message}")  # dot's stderr may echo labels
+
+
+
+
+def edge_text(value: Any, digits: int | None) -> str:
+    """A value short enough for an edge: a number, a small tensor, or shape and range."""
+    if isinstance(value, float | int):
+        return number(value, digits or TABLE_DIGITS)
+    shown = digits or TENSOR_DIGITS
+    if value.size <= INLINE_ELEMENTS:
+        return " ".join(tensor_text(value, shown).split())
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        low, high = float(value.min()), float(value.max())
+    shape = "×".join(map(str, value.shape))
+    return f"{shape} [{number(low, shown)} … {number(high, shown)}]"
+
+
+def op_label(op: str) -> str:
+    """What an op node shows: the book's × for mul, the operator symbol, else the op's name."""
+    if op == "mul":
+        return "×"
+    return OPS[op].symbol or op
+
+
+# --- Graphviz DOT ---------------------------------------------------------------------------
+
+
+def dot_id(text: str) -> str:
+    """A DOT quoted ID, control characters shown; only ``"`` is an escape in DOT strings, so a
+    trailing ``\\`` is doubled too (every backslash is, to keep the mapping one-to-one)."""
+    return '"' + printable(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def html_text(text: str) -> str:
+    """Text for a Graphviz HTML-like label: entities for ``& < > "``, control characters shown,
+    and every backslash doubled: Graphviz expands ``\\G``, ``\\N``, ``\\L`` ... (escString) in
+    label text, and ``\\\\`` is its literal backslash (``C:\\Games`` would show the graph name)."""
+    return html.escape(printable(text), quote=True).replace("\\", "\\\\")
+
+
+def _tooltip(text: str) -> str:
+    """``, tooltip="..."``, or nothing for text with a backslash: Graphviz versions differ in
+    how many times they unescape a tooltip, so no escaping of ``\\G`` there is right for all."""
+    if "\\" in text:
+        return ""
+    return f", tooltip={dot_id(text)}"
+
+
+def to_dot(drawing: Drawing, *, digits: int | None = None) -> str:
+    """DOT for Graphviz: op nodes as circles, an edge's value above its gradient (in red), and
+    the name of the value above both when it comes out of an op node."""
+    lines = [
+        f"digraph {dot_id(drawing.name)} {{",
+        "  graph [rankdir=LR, ordering=in, labelloc=t, fontname=Helvetica, "
+        f'label=<{html_text(drawing.title)}<br/><font point-size="10">values above each edge, '
+        f'<font color="red">gradients d {html_text(drawing.target)}/d value</font> '
+        "below</font>>];",
+        "  node [fontname=Helvetica];",
+        "  edge [fontname=Helvetica, fontsize=11];",
+    ]
+    for vertex in drawing.vertices.values():
+        lines.append(f"  {dot_id(vertex.id)} [{_dot_vertex(vertex)}];")
+    for edge in drawing.edges:
+        label = html_text(edge_text(edge.value, digits))
+        if _names_its_value(drawing, edge):
+            name = html_text(drawing.vertices[edge.source].name)
+            label = f'<font color="gray35">{name}</font><br/>{label}'
+        if edge.grad is not None:
+            label += f'<br/><font color="red">{html_text(edge_text(edge.grad, digits))}</font>'
+        lines.append(f"  {dot_id(edge.source)} -> {dot_id(edge.target)} [label=<{label}>];")
+    results = [dot_id(v.id) for v in drawing.vertices.values() if v.kind == "result"]
+    if results:
+        lines.append(f"  {{rank=max; {'; '.join(results)};}}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _names_its_value(drawing: Drawing, edge: Edge) -> bool:
+    """An edge out of an op node carries the node's name, unless it ends at the named result."""
+    return (
+        drawing.vertices[edge.source].kind == "op"
+        and drawing.vertices[edge.target].kind != "result"
+    )
+
+
+def _dot_vertex(vertex: Vertex) -> str:
+    name = html_text(vertex.name)
+    if vertex.kind == "op":
+        symbol = op_label(vertex.op)
+        shape = "circle" if len(symbol) <= 4 else "box, style=rounded"
+        return f"shape={shape}, label=<{html_text(symbol)}>{_tooltip(vertex.name)}"
+    if vertex.kind == "constant":
+        return f"shape=plaintext, fontcolor=gray30, label=<{name}>"
+    return f"shape=plaintext, label=<{name}>"
+
+
+# --- Mermaid --------------------------------------------------------------------------------
+
+
+def mermaid_text(text: str) -> str:
+    """Text for a quoted Mermaid label: Mermaid's ``#name;`` entity codes for the characters
+    that would end the label or be read as HTML or Markdown."""
+    out = printable(text).replace("#", "#35;")
+    for char, code in (
+        ("&", "#amp;"),
+        ('"', "#quot;"),
+        ("<", "#lt;"),
+        (">", "#gt;"),
+        ("|", "#124;"),
+        ("`", "#96;"),
+    ):
+        out = out.replace(char, code)
+    return out
+
+
+def to_mermaid(drawing: Drawing, *, digits: int | None = None) -> str:
+    ids = {vertex_id: f"v{i}" for i, vertex_id in enumerate(drawing.vertices)}
+    lines = [
+        "---",
+        f"title: {json.dumps(printable(drawing.title), ensure_ascii=False)}",  # YAML, not a label
+        "---",
+        "flowchart LR",
+        f"  %% edges: value, then the gradient d {printable(drawing.target)}/d value",
+    ]
+    for vertex in drawing.vertices.values():
+        name = mermaid_text(vertex.name)
+        if vertex.kind == "op":
+            symbol = mermaid_text(op_label(vertex.op))
+            shape = f'(("{symbol}"))' if len(symbol) <= 4 else f'("{symbol}")'
+        else:
+            shape = f'["{name}"]'
+        lines.append(f"  {ids[vertex.id]}{shape}")
+    for edge in drawing.edges:
+        label = mermaid_text(edge_text(edge.value, digits))
+        if _names_its_value(drawing, edge):
+            label = f"{mermaid_text(drawing.vertices[edge.source].name)}<br/>{label}"
+        if edge.grad is not None:
+            label += f"<br/>grad {mermaid_text(edge_text(edge.grad, digits))}"
+        lines.append(f'  {ids[edge.source]} -->|"{label}"| {ids[edge.target]}')
+    lines.append("  classDef input fill:none,stroke:none")
+    inputs = [ids[v.id] for v in drawing.vertices.values() if v.kind != "op"]
+    if inputs:
+        lines.append(f"  class {','.join(inputs)} input")
+    return "\n".join(lines) + "\n"
+
+
+# --- images through Graphviz ----------------------------------------------------------------
+
+
+def render_image(dot_source: str, fmt: str) -> bytes:
+    """Run Graphviz's ``dot`` on the DOT text; a clear error when it is missing or fails."""
+    import shutil
+    import subprocess
+
+    program = shutil.which("dot")
+    if program is None:
+        raise DrawError(INSTALL_GRAPHVIZ.format(fmt=fmt))
+    try:
+        done = subprocess.run(
+            [program, f"-T{fmt}"], input=dot_source.encode("utf-8"), capture_output=True
+        )
+    except OSError as err:
+        raise DrawError(f"could not run Graphviz's dot ({program}): {err}") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise DrawError(f"Graphviz's dot failed (exit {done.returncode}): {message}")
+    return done.stdout
+
+
+def check_image_output(fmt: str, *, terminal: bool) -> None:
+    """Refuse binary data on a terminal; find Graphviz before any work is done."""
+    import shutil
+
+    if fmt in BINARY_FORMATS and terminal:
+        raise UsageProblem(
+            f"not writing {fmt.upper()} data to a terminal; redirect it to a file, "
+            f"for example: bpcalc draw GRAPH -o {fmt} > graph.{fmt}"
+        )
+    if fmt in IMAGE_FORMATS and shutil.which("dot") is None:
+        raise DrawError(INSTALL_GRAPHVIZ.format(fmt=fmt))
+
+
+# --- a drawing in the terminal --------------------------------------------------------------
+
+VALUE_MARK = "▸"  # the value flows forward, to the right
+GRAD_MARK = "◂"  # the gradient flows back, to the left
+
+
+@dataclass
+class _Block:
+    """A drawn subtree: its lines, their widths, and the line its outgoing edge leaves from."""
+
+    lines: list[Line]
+    widths: list[int]
+    anchor: int
+
+    @classmethod
+    def leaf(cls, label: Line) -> _Block:
+        return cls([label], [_width(label)], 0)
+
+    def width(self) -> int:
+        return max(self.widths)
+
+
+def _width(line: Line) -> int:
+    return sum(cell_width(text) for text, _ in line)
+
+
+def text_lines(drawing: Drawing, *, digits: int | None = None) -> list[Line]:
+    """The graph as trees growing from the right: each node sits to the right of its inputs,
+    joined by ``┐ ├ ┘``; a node used twice is drawn once and named again with ``(see above)``."""
+    target = printable(drawing.target)
+    lines: list[Line] = [
+        [(printable(drawing.title), "bold")],
+        [
+            (f"{VALUE_MARK} value (forward)   ", ""),
+            (f"{GRAD_MARK} gradient d {target}/d value (backward)", "red"),
+        ],
+        [],
+    ]
+    inputs_of: dict[str, list[Edge]] = {}
+    for edge in drawing.edges:
+        inputs_of.setdefault(edge.target, []).append(edge)
+    drawn: set[str] = set()
+    for edge in drawing.edges:
+        if drawing.vertices[edge.target].kind == "result":
+            lines += _tree(drawing, edge, inputs_of, drawn, digits).lines
+            lines.append([])
+    sourced = {edge.source for edge in drawing.edges}
+    for vertex in drawing.vertices.values():
+        if vertex.kind == "input" and vertex.id not in sourced:
+            lines.append([(printable(vertex.name), "cyan"), (" (not used)", "dim")])
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _tree(
+    drawing: Drawing,
+    root: Edge,
+    inputs_of: dict[str, list[Edge]],
+    drawn: set[str],
+    digits: int | None,
+) -> _Block:
+    """Lay out the tree ending in ``root``, bottom-up without recursion (graphs can be deep)."""
+    # Pre-order walk: an op node is expanded the first time it is met, referred to afterwards.
+    order: list[tuple[Edge, list[int], bool]] = []  # edge to the parent, children, expanded
+    stack: list[tuple[Edge, int | None]] = [(root, None)]
+    while stack:
+        edge, parent = stack.pop()
+        vertex = drawing.vertices[edge.source]
+        expand = vertex.kind == "op" and vertex.id not in drawn
+        order.append((edge, [], expand))
+        if parent is not None:
+            order[parent][1].append(len(order) - 1)
+        if expand:
+            drawn.add(vertex.id)
+            index = len(order) - 1
+            stack += [(child, index) for child in reversed(inputs_of.get(vertex.id, []))]
+    blocks: dict[int, _Block] = {}
+    for index in range(len(order) - 1, -1, -1):
+        edge, children, expand = order[index]
+        label = _label(drawing.vertices[edge.source], edge, expand, digits)
+        if not children:
+            blocks[index] = _Block.leaf(label)
+        else:
+            blocks[index] = _join([blocks.pop(child) for child in children], label)
+        if blocks[index].width() > MAX_TEXT_WIDTH:
+            raise DrawError(
+                f"the terminal drawing would be wider than {MAX_TEXT_WIDTH} columns; "
+                f"draw this graph as an image instead (-o svg, -o png, -o pdf) or as -o dot"
+            )
+    return blocks[0]
+
+
+def _label(vertex: Vertex, edge: Edge, expanded: bool, digits: int | None) -> Line:
+    """``(×) apple_price ▸200 ◂1.1``: the vertex, then the value and gradient of its edge."""
+    segments: Line = []
+    if vertex.kind == "op":
+        segments.append((f"({op_label(vertex.op)}) ", ""))
+    style = "dim" if vertex.kind == "constant" else "bold cyan" if vertex.kind == "op" else "cyan"
+    segments.append((printable(vertex.name), style))
+    if vertex.kind == "op" and not expanded:
+        segments.append((" (see above)", "dim"))
+    if vertex.kind != "constant":
+        segments.append((f" {VALUE_MARK}{edge_text(edge.value, digits)}", ""))
+    if edge.grad is not None:
+        segments.append((f" {GRAD_MARK}{edge_text(edge.grad, digits)}", "red"))
+    return segments
+
+
+def _join(children: list[_Block], label: Line) -> _Block:
+    """Stack the inputs' blocks (a blank line between), join their edges, put ``label`` at the
+    middle. The children's lines are extended in place: each block is used once."""
+    lines: list[Line] = []
+    widths: list[int] = []
+    anchors: list[int] = []
+    for i, block in enumerate(children):
+        if i:
+            lines.append([])
+            widths.append(0)
+        anchors.append(len(lines) + block.anchor)
+        lines += block.lines
+        widths += block.widths
+    width = max(block.width() for block in children)
+    first, last = anchors[0], anchors[-1]
+    middle = (first + last) // 2
+    for j, line in enumerate(lines):
+        gap = width - widths[j]
+        if j in anchors:
+            line.append((" " + "─" * (gap + 1) + _corner(j, first, last, middle), "dim"))
+            widths[j] = width + 3
+        elif first < j < last:
+            line.append((" " * (gap + 2) + ("├" if j == middle else "│"), "dim"))
+            widths[j] = width + 3
+        if j == middle:
+            line += [("─ ", "dim"), *label]
+            widths[j] += 2 + _width(label)
+    return _Block(lines, widths, middle)
+
+
+def _corner(j: int, first: int, last: int, middle: int) -> str:
+    if first == last:
+        return "─"
+    if j == first:
+        return "┐"
+    if j == last:
+        return "┘"
+    return "┼" if j == middle else "┤"
