@@ -104,11 +104,14 @@ class BpcalcGroup(click.Group):
         except MemoryError:
             if ctx.meta.get("bpcalc.debug"):
                 raise
-            click.echo(
-                "Error: out of memory; lower --max-elements or --max-nodes to refuse "
-                "such a graph before it is evaluated",
-                err=True,
-            )
+            if ctx.meta.get("bpcalc.batch"):  # memory grows with the rows of a chunk
+                hint = "lower --chunk-size to evaluate fewer rows at once"
+            else:
+                hint = (
+                    "lower --max-memory or --max-elements to refuse such a graph before it "
+                    "is evaluated"
+                )
+            click.echo(f"Error: out of memory; {hint}", err=True)
             raise click.exceptions.Exit(ExitStatus.ERROR) from None
 
 
