@@ -272,6 +272,8 @@ def _parse_sets(
             raise UsageProblem(f"--set expects NAME=VALUE, got '{item}'")
         if name not in graph.inputs:
             raise UsageProblem(f"--set: {graph.unknown_name_message(name, inputs_only=True)}")
+        if name in values:  # as a duplicate key in a graph file: never the last one silently
+            raise UsageProblem(f"--set {name}: set twice; give each input one --set")
         try:
             raw = parse(text, f"--set {name}").data if text.strip() else ""
             value = read_input(

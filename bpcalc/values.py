@@ -275,6 +275,8 @@ def _read_file(
         raise InputError(f"file '{raw}' does not exist (looked for {path})", ("file",)) from None
     except OSError as err:
         raise InputError(f"cannot read file '{raw}': {err.strerror or err}", ("file",)) from None
+    except EOFError:  # numpy's for a .npy file of 0 bytes (click would print 'Aborted!')
+        raise InputError(f"cannot read file '{raw}': the file is empty", ("file",)) from None
     except (ValueError, TypeError, ArithmeticError):
         reason = _reason(suffix, path)
         raise InputError(f"cannot read file '{raw}': {reason}", ("file",)) from None
