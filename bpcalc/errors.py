@@ -194,9 +194,41 @@ class UsageProblem(BpcalcError):
         return printable(f"Error: {self.diagnostics[0].message}")
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A ' (did you mean 'x'?)' suffix for the closest choice, or ''."""
+_FEW_NAMES = 2000  # difflib compares a word with this many names in about 10 ms
+
+
+class NameIndex:
+    """Many names, sorted once by their beginnings and by their ends, so that each hint
+    compares a word with the few thousand names that begin or end most like it rather than
+    with every name: difflib over a million names takes half a minute per word."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = list(names)
+        self._sorted: tuple[list[str], list[str]] | None = None
+
+    def candidates(self, word: str) -> list[str]:
+        """The names a hint for ``word`` is chosen from: all of them when they are few."""
+        if len(self.names) <= _FEW_NAMES:
+            return self.names
+        import bisect
+
+        if self._sorted is None:
+            self._sorted = (sorted(self.names), sorted(name[::-1] for name in self.names))
+        forward, backward = self._sorted
+        side = _FEW_NAMES // 4
+        at = bisect.bisect_left(forward, word)
+        near = forward[max(0, at - side) : at + side]
+        at = bisect.bisect_left(backward, word[::-1])
+        near += [name[::-1] for name in backward[max(0, at - side) : at + side]]
+        return list(dict.fromkeys(near))
+
+
+def did_you_mean(word: str, choices: Iterable[str] | NameIndex) -> str:
+    """A ' (did you mean 'x'?)' suffix for the closest choice, or ''. Among many choices
+    (more than a few thousand) only those that begin or end most like the word are
+    compared; pass a NameIndex to hint at many words among the same many names."""
     import difflib  # only when a name is wrong: keeps it off every command's start-up
 
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    index = choices if isinstance(choices, NameIndex) else NameIndex(choices)
+    close = difflib.get_close_matches(word, index.candidates(word), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""

@@ -3,8 +3,9 @@ or a located message, never a traceback; and on random valid graphs of every op,
 agree with central differences.
 
 Budget per CI run (the sum of the max_examples below): text 100 + bytes 100 + grad 100
-+ control characters 60 + mutations 100 + duplicates 30 + cycles 30 + 17 ops x 12 gradients
-+ 100 result sizes = 824 examples, a few seconds on one core.
++ lookalikes 40 + comments 60 + control characters 60 + mutations 100 + duplicates 30
++ cycles 30 + 17 ops x 12 gradients + 100 result sizes + carriage returns 3 x 40 = 1,044
+examples, a few seconds on one core.
 """
 
 from __future__ import annotations
@@ -736,3 +737,97 @@ class TestResultSizes:
         made = numpy_result_shape(op, operands)
         if made is not None:
             assert RULES[op](operands) == made
+
+
+# --- carriage returns: old-Mac line ends and lone CRs (issue 9, item 13) ----------------------
+
+
+@st.composite
+def line_ends(draw: st.DrawFn, lines: list[str]) -> str:
+    """``lines`` joined with line ends drawn from LF, CR and CRLF."""
+    return "".join(line + draw(st.sampled_from(["\n", "\r", "\r\n"])) for line in lines)
+
+
+def lone_crs(text: str, draw: st.DrawFn) -> str:
+    """``text`` with up to three CRs put in anywhere (inside lines, numbers, names)."""
+    for at in draw(st.lists(st.integers(0, len(text)), max_size=3)):
+        text = text[:at] + "\r" + text[at:]
+    return text
+
+
+PLAIN_NODE = re.compile(r"^  ([^\s:#][^:#]*): ([^{\"'#\\]+)$")
+
+
+class TestCarriageReturns:
+    @fuzz(40)
+    @given(text=base_graphs, data=st.data())
+    def test_cr_line_ends_in_a_graph_give_the_same_results(
+        self, folder: Path, text: str, data: st.DataObject
+    ) -> None:
+        """CR and CRLF end lines as LF does; lone CRs anywhere get an answer."""
+        path = folder / "cr.yaml"
+        path.write_text(text, encoding="utf-8")
+        expected = bpcalc("run", str(path), "-o", "csv")
+        path.write_bytes(data.draw(line_ends(text.splitlines())).encode())
+        assert_answered(got := bpcalc("run", str(path), "-o", "csv"), str(path))
+        assert (got.exit_code, got.stdout) == (expected.exit_code, expected.stdout)
+        path.write_bytes(lone_crs(text, data.draw).encode())
+        assert_answered(bpcalc("run", str(path), "-o", "csv"), str(path))
+
+    @fuzz(40)
+    @given(text=base_graphs, data=st.data())
+    def test_a_cr_inside_a_parenthesised_expression_is_a_space(
+        self, folder: Path, text: str, data: st.DataObject
+    ) -> None:
+        """An expression node written `"(... \\r ...)"`: the same results as without the CR;
+        outside parentheses, a located message (never expr's IndexError)."""
+        lines = text.splitlines()
+        plain = [i for i, line in enumerate(lines) if PLAIN_NODE.match(line)]
+        assume(plain)
+        i = data.draw(st.sampled_from(plain))
+        name, expression = PLAIN_NODE.match(lines[i]).groups()  # type: ignore[union-attr]
+        spaces = [j for j, c in enumerate(expression) if c == " "] or [0]
+        j = data.draw(st.sampled_from(spaces))
+        path = folder / "cr_expression.yaml"
+        lines[i] = f'  {name}: "({expression})"'
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        expected = bpcalc("run", str(path), "-o", "csv")
+        with_cr = expression[:j] + "\\r" + expression[j + (expression[j : j + 1] == " ") :]
+        for written in (f'"({with_cr})"', f'"{with_cr}"'):
+            lines[i] = f"  {name}: {written}"
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            result = bpcalc("run", str(path), "-o", "csv")
+            assert_answered(result, str(path))
+        lines[i] = f'  {name}: "({with_cr})"'
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        result = bpcalc("run", str(path), "-o", "csv")
+        assert (result.exit_code, result.stdout) == (expected.exit_code, expected.stdout)
+
+    @fuzz(40)
+    @given(
+        values=st.lists(st.sampled_from(["1", "1.08", "-2.5", "1e3", "nan", "x", ""]), max_size=8),
+        data=st.data(),
+    )
+    def test_cr_line_ends_in_a_batch_file_give_the_same_rows(
+        self, folder: Path, values: list[str], data: st.DataObject
+    ) -> None:
+        """CR and CRLF end rows as LF does, with the same line numbers in messages; lone CRs
+        get rows or a `FILE:LINE: message`, never _csv.Error."""
+        path = folder / "rows.csv"
+        args = ["grad", "apple_orange", "--wrt", "tax", "--batch", str(path), "-o", "csv"]
+        path.write_text("".join(f"{line}\n" for line in ["tax", *values]), encoding="utf-8")
+        expected = bpcalc(*args)  # rows, or a message about a row, or a warning
+        path.write_bytes(data.draw(line_ends(["tax", *values])).encode())
+        got = bpcalc(*args)
+        assert (got.exit_code, got.stdout, got.stderr) == (
+            expected.exit_code,
+            expected.stdout,
+            expected.stderr,
+        )
+        lf = "".join(f"{line}\n" for line in ["tax", *values])
+        path.write_bytes(lone_crs(lf, data.draw).encode())
+        result = bpcalc(*args)
+        assert result.exit_code in (0, 1, 2), result.stderr  # 2: a header that names no input
+        assert "Traceback" not in result.stderr
+        for line in result.stderr.splitlines():
+            assert re.match(rf"{re.escape(str(path))}:\d+: \S", line), line

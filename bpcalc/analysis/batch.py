@@ -42,6 +42,8 @@ ELEMENTWISE_OPS = frozenset(
 class BatchEvaluator:
     """Evaluates a graph for many rows at once: the output and chosen gradients per row."""
 
+    memory_hint = ""  # ends the message when a chunk's values would pass --max-memory
+
     def __init__(
         self, graph: Graph, columns: Sequence[str], *, of: str | None, wrt: Sequence[str] | None
     ) -> None:
@@ -90,7 +92,9 @@ class BatchEvaluator:
                 inputs[name] = InputValue(np.full(rows, float(value.value)), grad=True)
             else:
                 inputs[name] = InputValue(value.value, grad=False)
-        evaluation = self.graph.with_inputs(inputs).evaluate(of=self.target)
+        evaluation = self.graph.with_inputs(inputs).evaluate(
+            of=self.target, memory_hint=self.memory_hint
+        )
         results = [evaluation.values[self.target]]
         results += [evaluation.grads[name] for name in self.wrt]
         return [
@@ -134,10 +138,15 @@ def run_batch(params: dict[str, Any], *, wrt: Sequence[str] | None = None) -> No
     from bpcalc.output.formats import resolve
 
     click.get_current_context().meta["bpcalc.debug"] = params["debug"]
+    click.get_current_context().meta["bpcalc.analysis.batch"] = True  # for the out-of-memory hint
     if params["batch"] == "-" and params["graph"] == "-":
         raise UsageProblem("GRAPH and --batch cannot both be '-' (stdin)")
     graph = load_graph(
-        params["graph"], params["sets"], limits_from(params), params["allow_outside_files"]
+        params["graph"],
+        params["sets"],
+        limits_from(params),
+        params["allow_outside_files"],
+        params.get("base_dir"),
     )
     fmt = resolve(params["fmt"])
     with _open_rows(params["batch"]) as (stream, name, size), _Progress(size) as progress:
@@ -152,6 +161,7 @@ def run_batch(params: dict[str, Any], *, wrt: Sequence[str] | None = None) -> No
         )
         check_columns(graph, reader.columns, name, params["sets"])
         evaluator = BatchEvaluator(graph, reader.columns, of=params["of"], wrt=wrt)
+        evaluator.memory_hint = "; a smaller --chunk-size evaluates fewer rows at once"
         stream_rows(
             reader,
             evaluator,

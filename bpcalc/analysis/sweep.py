@@ -74,8 +74,14 @@ def parse_spec(text: str) -> SweepSpec:
     if abs(bounds[1] - bounds[0]) == float("inf"):
         raise UsageProblem(f"{text}: STOP - START is too large for float64")
     count = count_text.strip()
-    if not count.isdigit() or int(count) < 1:
+    # ASCII digits only ('²'.isdigit() is true); never int() of 4,301 digits or more.
+    if not (count.isascii() and count.isdigit()) or not count.strip("0"):
         raise UsageProblem(f"{text}: COUNT must be a whole number >= 1, got '{count}'")
+    count = count.lstrip("0")
+    if len(count) > 30:
+        raise UsageProblem(
+            f"sweep {name}: COUNT has {len(count):,} digits, more points than --max-elements allows"
+        )
     if scale not in (None, "log"):
         raise UsageProblem(f"{text}: the only scale is ':log', got ':{scale}'")
     if scale == "log" and min(bounds) <= 0:

@@ -6,6 +6,7 @@ imported by the commands that use them, so ``bpcalc --help`` starts fast.
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Any
 
@@ -83,7 +84,12 @@ class BpcalcGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            result = super().invoke(ctx)
+            try:
+                result = super().invoke(ctx)
+            except ValueError as error:
+                if not _too_big_for_numpy(error):
+                    raise
+                raise MemoryError from error  # out of memory by another name
             sys.stdout.flush()  # a reader that has gone (`| head`) shows here, not at exit
             return result
         except BpcalcError as error:
@@ -104,12 +110,42 @@ class BpcalcGroup(click.Group):
         except MemoryError:
             if ctx.meta.get("bpcalc.debug"):
                 raise
-            click.echo(
-                "Error: out of memory; lower --max-elements or --max-nodes to refuse "
-                "such a graph before it is evaluated",
-                err=True,
-            )
+            if ctx.meta.get("bpcalc.analysis.batch"):  # memory grows with the rows of a chunk
+                hint = "lower --chunk-size to evaluate fewer rows at once"
+            else:
+                hint = (
+                    "lower --max-memory or --max-elements to refuse such a graph before it "
+                    "is evaluated"
+                )
+            click.echo(f"Error: out of memory; {hint}", err=True)
             raise click.exceptions.Exit(ExitStatus.ERROR) from None
+        except OSError as error:
+            # Writing the results failed (bpcalc writes no file but stdout: a full disk,
+            # `> /dev/full`, a quota): one line, exit 1, and nothing more tried at exit.
+            if ctx.meta.get("bpcalc.debug") or error.errno not in _WRITE_ERRORS:
+                raise
+            _discard_stdout()
+            reason = error.strerror or str(error)
+            click.echo(f"Error: cannot write the output: {reason}", err=True)
+            raise click.exceptions.Exit(ExitStatus.ERROR) from None
+
+
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # only ever from writing
+
+
+def _too_big_for_numpy(error: ValueError) -> bool:
+    """numpy's refusals of an allocation larger than an address can index."""
+    text = str(error)
+    return text == "Maximum allowed dimension exceeded" or text.startswith("array is too big")
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that the flush at exit writes what is left nowhere."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError, ValueError):  # no real stdout (in tests)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 OPS_HELP = ", ".join(OPS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import click
 
@@ -71,6 +71,13 @@ def graph_options(func: F) -> F:
             help="Let 'file:' inputs read outside the graph file's folder.",
         ),
         click.option(
+            "--base-dir",
+            type=click.Path(exists=True, file_okay=False),
+            metavar="DIR",
+            help="Folder that 'file:' inputs are relative to [the graph file's folder; "
+            "a graph on stdin reads no files without it].",
+        ),
+        click.option(
             "--max-file-size",
             type=click.IntRange(1),
             metavar="BYTES",
@@ -93,6 +100,13 @@ def graph_options(func: F) -> F:
             type=click.IntRange(1),
             metavar="N",
             help="Most elements in one tensor [20,000,000].",
+        ),
+        click.option(
+            "--max-memory",
+            type=ByteSize(),
+            metavar="SIZE",
+            help="Memory a graph may need, estimated before reading and evaluating it "
+            "(bytes, or with K, M, G) [2G].",
         ),
         click.option(
             "--debug",
@@ -164,6 +178,28 @@ def output_options(func: F) -> F:
     )(func)
 
 
+class ByteSize(click.ParamType[int]):
+    """A size in bytes: ``1000000``, ``512M``, ``2G`` (K, M, G, T are powers of 1024)."""
+
+    name = "size"
+    _UNITS: ClassVar[dict[str, int]] = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        import re
+
+        if isinstance(value, int):
+            return value
+        pattern = r"\s*(\d{1,15})(?:\.(\d{1,6}))?\s*([KMGT]?)(?:i?B)?\s*"
+        match = re.fullmatch(pattern, str(value), re.IGNORECASE | re.ASCII)
+        if match:
+            whole, fraction, unit = match.groups()
+            number = int(whole) + (int(fraction) / 10 ** len(fraction) if fraction else 0)
+            size = int(number * self._UNITS[unit.upper()])
+            if size >= 1:
+                return size
+        self.fail(f"expected a size such as 500M or 2G, got {value!r}", param, ctx)
+
+
 def limits_from(params: dict[str, Any]) -> Limits:
     from dataclasses import replace
 
@@ -176,26 +212,40 @@ def limits_from(params: dict[str, Any]) -> Limits:
             ("max_nodes", "max_nodes"),
             ("max_expression_length", "max_expression_length"),
             ("max_elements", "max_elements"),
+            ("max_memory", "max_memory"),
         )
     }
     return replace(DEFAULT_LIMITS, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def load_graph(
-    graph_arg: str | None, sets: tuple[str, ...], limits: Limits, allow_outside_files: bool
+    graph_arg: str | None,
+    sets: tuple[str, ...],
+    limits: Limits,
+    allow_outside_files: bool,
+    base_dir: str | None = None,
 ) -> Graph:
+    """The graph GRAPH names; ``file:`` inputs are relative to ``base_dir`` (--base-dir),
+    else to the graph file's folder; a graph from stdin without --base-dir reads no files."""
     from pathlib import Path
 
     from bpcalc.loading.build import loads
     from bpcalc.loading.find import read_graph_text, resolve_graph
 
     ref = resolve_graph(graph_arg)
+    context = click.get_current_context(silent=True)
+    if ref.note and not (context and context.resilient_parsing):  # never while completing
+        from bpcalc.errors import printable
+
+        click.echo(printable(ref.note), err=True)
     text = read_graph_text(ref, limits)
-    base_dir = ref.path.parent if ref.path is not None else Path.cwd()
+    folder = Path(base_dir) if base_dir is not None else None
+    if folder is None and ref.path is not None:
+        folder = ref.path.parent
     graph = loads(
         text,
         name=ref.shown,
-        base_dir=base_dir,
+        base_dir=folder,
         limits=limits,
         allow_outside_files=allow_outside_files,
     )
@@ -223,6 +273,8 @@ def _parse_sets(
             raise UsageProblem(f"--set expects NAME=VALUE, got '{item}'")
         if name not in graph.inputs:
             raise UsageProblem(f"--set: {graph.unknown_name_message(name, inputs_only=True)}")
+        if name in values:  # as a duplicate key in a graph file: never the last one silently
+            raise UsageProblem(f"--set {name}: set twice; give each input one --set")
         try:
             raw = parse(text, f"--set {name}").data if text.strip() else ""
             value = read_input(
@@ -245,7 +297,11 @@ def evaluate_graph(params: dict[str, Any], *, trace: bool = False) -> tuple[Grap
     """
     click.get_current_context().meta["bpcalc.debug"] = params["debug"]
     graph = load_graph(
-        params["graph"], params["sets"], limits_from(params), params["allow_outside_files"]
+        params["graph"],
+        params["sets"],
+        limits_from(params),
+        params["allow_outside_files"],
+        params.get("base_dir"),
     )
     evaluation = graph.evaluate(of=params["of"], trace=trace, exact=params.get("exact", False))
     if evaluation.warnings:

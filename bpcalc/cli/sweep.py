@@ -70,7 +70,9 @@ def _sweep(params: dict[str, Any], specs: list[Any]) -> None:
     from bpcalc.output.formats import resolve
 
     limits = limits_from(params)
-    graph = load_graph(params["graph"], params["sets"], limits, params["allow_outside_files"])
+    graph = load_graph(
+        params["graph"], params["sets"], limits, params["allow_outside_files"], params["base_dir"]
+    )
     check_specs(graph, specs, params["sets"], limits.max_elements)
     names = [spec.name for spec in specs]
     wrt = list(params["wrt"]) or [name for name in names if graph.inputs[name].grad]

@@ -25,13 +25,19 @@ from bpcalc.runtime import gc_paused, is_fraction
 
 
 def evaluate(
-    graph: Graph, *, of: str | None = None, trace: bool = False, exact: bool = False
+    graph: Graph,
+    *,
+    of: str | None = None,
+    trace: bool = False,
+    exact: bool = False,
+    memory_hint: str = "",
 ) -> Evaluation:
     """Forward, then backward from ``of`` (default: the output) seeded with 1.
 
     With ``trace=True`` the result also lists every contribution the backward pass adds.
     With ``exact=True`` it computes with Fractions from the decimals as written (only for
-    ops that are exact over the rationals; see bpcalc.ops.exact).
+    ops that are exact over the rationals; see bpcalc.ops.exact). ``memory_hint`` ends the
+    message that refuses a graph past --max-memory (batch mode names --chunk-size).
     """
     target = graph.output if of is None else canonical_name(of)
     if target not in graph.inputs and target not in graph.node_by_name:
@@ -40,7 +46,8 @@ def evaluate(
 
     from bpcalc.ops.shapes import check_sizes
 
-    check_sizes(graph)  # before allocating: a broadcast can be far larger than its inputs
+    # Before allocating: a broadcast can be far larger than its inputs.
+    check_sizes(graph, memory_hint)
     plan = graph.plans.get(exact)
     if plan is None:
         plan = graph.plans[exact] = _Plan(graph, exact=exact)

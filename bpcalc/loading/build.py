@@ -4,9 +4,10 @@ dependency order, input values read, the output found; every problem reported at
 from __future__ import annotations
 
 import heapq
+from dataclasses import replace
 from pathlib import Path
 
-from bpcalc.errors import Diagnostic, GraphError, did_you_mean
+from bpcalc.errors import MAX_SHOWN, Diagnostic, GraphError, NameIndex, did_you_mean
 from bpcalc.limits import DEFAULT_LIMITS, Limits
 from bpcalc.loading.graph import Graph
 from bpcalc.loading.inputs import InputError, InputValue, read_input
@@ -40,10 +41,14 @@ def loads(
     limits: Limits = DEFAULT_LIMITS,
     allow_outside_files: bool = False,
 ) -> Graph:
-    """Load and check graph text; ``name`` is used in messages and picks JSON by its suffix."""
+    """Load and check graph text; ``name`` is used in messages and picks JSON by its suffix.
+
+    ``file:`` paths are relative to ``base_dir``; without it, text has no folder and
+    ``file:`` inputs are refused (never looked for in the current folder).
+    """
     with gc_paused():
-        source = parse(text, name)
-        definition = read_graph(source, base_dir or Path.cwd(), limits)
+        source = parse(text, name, limits)
+        definition = read_graph(source, base_dir, limits)
         graph = build(definition, limits, allow_outside_files=allow_outside_files)
         source.forget_tree()
         return graph
@@ -55,20 +60,35 @@ def build(definition: GraphDef, limits: Limits, *, allow_outside_files: bool = F
     problems = list(definition.problems)
     nodes = _unique_nodes(definition, problems)
     known = {inp.name for inp in definition.inputs} | set(nodes)
+    unknown: dict[int, str] = {}  # id of a problem -> the unknown name it is about
     for node in nodes.values():
         for i, arg in enumerate(node.args):
             if isinstance(arg, str) and arg not in known and arg not in definition.broken:
-                problems.append(
-                    _arg_diagnostic(
-                        source, node, i, f"unknown name '{arg}'{did_you_mean(arg, known)}"
-                    )
-                )
+                problem = _arg_diagnostic(source, node, i, f"unknown name '{arg}'")
+                unknown[id(problem)] = arg
+                problems.append(problem)
     inputs = _read_inputs(definition, limits, allow_outside_files, problems)
     if problems:
-        raise GraphError(sorted(problems, key=lambda d: (d.line, d.col)))
+        problems.sort(key=lambda d: (d.line, d.col))
+        raise GraphError(_with_hints(problems, unknown, known))
     ordered = _topological(nodes, source, known)
     output = _output(definition, ordered, known)
     return Graph(definition, inputs, tuple(ordered), output)
+
+
+def _with_hints(
+    problems: list[Diagnostic], unknown: dict[int, str], known: set[str]
+) -> list[Diagnostic]:
+    """"Did you mean" hints for the unknown names among the messages that are printed only:
+    a hint compares a name with every known name, and thousands of them took minutes."""
+    if not unknown:
+        return problems
+    index = NameIndex(known)
+    for k, problem in enumerate(problems[:MAX_SHOWN]):
+        name = unknown.get(id(problem))
+        if name is not None:
+            problems[k] = replace(problem, message=problem.message + did_you_mean(name, index))
+    return problems
 
 
 def _unique_nodes(definition: GraphDef, problems: list[Diagnostic]) -> dict[str, NodeDef]:

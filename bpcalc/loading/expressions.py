@@ -106,7 +106,8 @@ class _Lowering:
     def __init__(self, name: str, text: str) -> None:
         self.name = name
         self.text = text
-        self.lines = [line.encode() for line in text.split("\n")]  # as ast numbers them
+        # As ast numbers lines: a CR alone ends one too.
+        self.lines = [line.encode() for line in re.split(r"\r\n?|\n", text)]
         self.calls: list[OpCall] = []
         self.by_text: dict[str, str] = {}
         # The canonical text of each sub-tree (by id) and how strongly it binds.

@@ -33,6 +33,7 @@ class GraphRef:
 
     shown: str  # the name used in messages
     path: Path | None
+    note: str | None = None  # to print on stderr: a file here shadows an example
 
 
 def resolve_graph(arg: str | None) -> GraphRef:
@@ -50,7 +51,14 @@ def resolve_graph(arg: str | None) -> GraphRef:
         return GraphRef("<stdin>", None)
     path = Path(arg)
     if _exists(path) or os.sep in arg or path.suffix:
-        return GraphRef(arg, path)
+        note = None
+        if os.sep not in arg and not path.suffix and arg in example_paths():
+            # The file here wins, as a path always does, but never silently.
+            note = (
+                f"note: using the file ./{arg}, not the bundled example '{arg}'; "
+                f"write ./{arg} to say so, or rename the file to reach the example"
+            )
+        return GraphRef(arg, path, note)
     examples = example_paths()
     if arg in examples:
         return GraphRef(examples[arg].name, examples[arg])

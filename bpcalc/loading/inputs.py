@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,9 +44,13 @@ class InputValue:
 
 
 def read_input(
-    raw: Any, *, base_dir: Path, limits: Limits, allow_outside_files: bool = False
+    raw: Any, *, base_dir: Path | None, limits: Limits, allow_outside_files: bool = False
 ) -> InputValue:
-    """Turn an input's plain data (text, lists, mappings) into a float or float64 array."""
+    """Turn an input's plain data (text, lists, mappings) into a float or float64 array.
+
+    ``base_dir`` is the folder ``file:`` paths are relative to; None (a graph read from stdin
+    or a string) refuses ``file:`` inputs, rather than guess the current folder.
+    """
     if isinstance(raw, dict):
         return _read_mapping(raw, base_dir, limits, allow_outside_files)
     return InputValue(read_literal(raw, limits), source=raw)
@@ -135,7 +141,7 @@ def _too_many(count: int, limits: Limits) -> str:
 
 
 def _read_mapping(
-    raw: dict[str, Any], base_dir: Path, limits: Limits, allow_outside_files: bool
+    raw: dict[str, Any], base_dir: Path | None, limits: Limits, allow_outside_files: bool
 ) -> InputValue:
     for key in raw:
         if key not in SOURCES and key not in OPTIONS:
@@ -227,13 +233,23 @@ def _generate(kind: str, raw: dict[str, Any], limits: Limits) -> Any:
     return rng.standard_normal(shape) * scale
 
 
-def _read_file(raw: Any, base_dir: Path, limits: Limits, allow_outside_files: bool) -> Any:
+def _read_file(
+    raw: Any, base_dir: Path | None, limits: Limits, allow_outside_files: bool
+) -> Any:
     import numpy as np
 
     if not isinstance(raw, str) or not raw.strip():
         raise InputError("file: expects a path", ("file",))
     if "\0" in raw:
         raise InputError("file: a path cannot contain a NUL character", ("file",))
+    if base_dir is None:
+        # A graph piped in (`curl ... | bpcalc run -`) must not read files below wherever
+        # the command happens to run: it names its folder, or reads no files.
+        raise InputError(
+            f"file '{raw}': a graph read from stdin has no folder for its files; "
+            f"pass --base-dir DIR to read them from DIR",
+            ("file",),
+        )
     try:
         path = (base_dir / raw).resolve()  # symlinks followed: a link cannot lead outside
     except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
@@ -259,18 +275,108 @@ def _read_file(raw: Any, base_dir: Path, limits: Limits, allow_outside_files: bo
         raise InputError(f"file '{raw}' does not exist (looked for {path})", ("file",)) from None
     except OSError as err:
         raise InputError(f"cannot read file '{raw}': {err.strerror or err}", ("file",)) from None
-    except (ValueError, TypeError, ArithmeticError) as err:
-        raise InputError(f"cannot read file '{raw}': {_reason(err, suffix)}", ("file",)) from None
+    except EOFError:  # numpy's for a .npy file of 0 bytes (click would print 'Aborted!')
+        raise InputError(f"cannot read file '{raw}': the file is empty", ("file",)) from None
+    except (ValueError, TypeError, ArithmeticError):
+        reason = _reason(suffix, path)
+        raise InputError(f"cannot read file '{raw}': {reason}", ("file",)) from None
     if array.size == 0:
         raise InputError(f"file '{raw}' holds no numbers", ("file",))
     return float(array.reshape(())) if array.ndim == 0 else np.array(array)
 
 
-def _reason(err: Exception, suffix: str) -> str:
-    """Why a data file cannot be read, without numpy's advice to load untrusted data."""
+def _reason(suffix: str, path: Path) -> str:
+    """Why a data file cannot be read: where and what kind of problem, never the file's text
+    (numpy's messages quote the cell, which may be a secret in a file the graph points at)."""
     if suffix == ".npy":  # numpy's reasons name its internals, and suggest unpickling
         return "not a .npy file of numbers (pickled Python objects are never loaded)"
-    return str(err).split("; use `usecols`")[0]
+    return _locate_problem(path, suffix) or "not a table of numbers"
+
+
+def _data_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """The lines of a .csv or .txt file that hold data, as numpy reads them: 1-based line
+    numbers, comments (#) removed, blank lines skipped. Lazily: a huge file is never split
+    into a list."""
+    number = 0
+    with open(path, "rb") as file:
+        for chunk in file:
+            for line in chunk.splitlines():  # a lone CR ends a line too, as numpy reads it
+                number += 1
+                data = line.split(b"#", 1)[0].strip()
+                if data:
+                    yield number, data
+
+
+def _fields(line: bytes, suffix: str) -> Iterator[bytes]:
+    """The cells of a data line, one at a time (a line may hold millions)."""
+    if suffix != ".csv":
+        for match in re.finditer(rb"\S+", line):
+            yield match.group()
+        return
+    start = 0
+    while True:
+        end = line.find(b",", start)
+        yield line[start:] if end < 0 else line[start:end]
+        if end < 0:
+            return
+        start = end + 1
+
+
+def _count_fields(line: bytes, suffix: str) -> int:
+    if suffix == ".csv":
+        return line.count(b",") + 1
+    return sum(1 for _ in re.finditer(rb"\S+", line))
+
+
+def _is_number(field: bytes) -> bool:
+    text = field.strip()
+    if not text or not text.isascii() or b"_" in text:
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _locate_problem(path: Path, suffix: str) -> str | None:
+    """The first line and column numpy cannot read, said by position and kind only."""
+    width: tuple[int, int] | None = None  # (line, columns) of the first data line
+    try:
+        for number, line in _data_lines(path):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return f"line {number} is not UTF-8 text"
+            count = 0
+            for count, field in enumerate(_fields(line, suffix), 1):
+                if not _is_number(field):
+                    return f"line {number}, column {count} is not a number"
+            if width is None:
+                width = (number, count)
+            elif count != width[1]:
+                return f"line {number} has {_columns(count)}, line {width[0]} has {width[1]:,}"
+    except OSError:
+        return None
+    return None
+
+
+def _columns(count: int) -> str:
+    return f"{count:,} column{'s' * (count != 1)}"
+
+
+def _rows_to_read(path: Path, suffix: str, limits: Limits) -> int | None:
+    """For a .csv or .txt file that might hold more numbers than --max-elements: the most
+    rows numpy needs to read to tell (0: the first line alone has too many), or None when
+    the file is too small to hold too many."""
+    # n numbers need at least 2n - 1 bytes (a character each and a separator between).
+    if (path.stat().st_size + 1) // 2 <= limits.max_elements:
+        return None
+    first = next(_data_lines(path), None)
+    if first is None:
+        return None
+    columns = _count_fields(first[1], suffix)
+    return 0 if columns > limits.max_elements else limits.max_elements // columns + 1
 
 
 def _load_array(path: Path, suffix: str, limits: Limits, raw: str) -> Any:
@@ -291,4 +397,21 @@ def _load_array(path: Path, suffix: str, limits: Limits, raw: str) -> Any:
             f"file '{raw}' is larger than {limits.max_file_bytes:,} bytes (--max-file-size)",
             ("file",),
         )
-    return np.loadtxt(path, delimiter="," if suffix == ".csv" else None, dtype=np.float64, ndmin=1)
+    max_rows = _rows_to_read(path, suffix, limits)
+    too_many = InputError(
+        f"file '{raw}' holds more than {limits.max_elements:,} numbers; the limit is "
+        f"{limits.max_elements:,} (--max-elements)",
+        ("file",),
+    )
+    if max_rows == 0:
+        raise too_many
+    array = np.loadtxt(
+        path,
+        delimiter="," if suffix == ".csv" else None,
+        dtype=np.float64,
+        ndmin=1,
+        max_rows=max_rows,
+    )
+    if array.size > limits.max_elements:  # read only up to the limit, then stopped
+        raise too_many
+    return array

@@ -7,6 +7,7 @@ constructs Python objects from tags, and anchors and aliases are refused outrigh
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -16,7 +17,7 @@ from typing import Any
 import yaml
 
 from bpcalc.errors import CannotOpen, Diagnostic, GraphError
-from bpcalc.limits import Limits
+from bpcalc.limits import DEFAULT_LIMITS, Limits, show_bytes
 from bpcalc.runtime import gc_paused
 
 DataPath = tuple[str | int, ...]
@@ -26,6 +27,61 @@ _STANDARD_TAGS = frozenset(
     for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp", "merge")
 )
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Memory one value written in a YAML graph file takes while it is read: its node, marks,
+# text and plain copy (measured: about 550 bytes for a list of a million numbers).
+YAML_VALUE_BYTES = 600
+_SCALAR_TAG, _SEQUENCE_TAG, _MAPPING_TAG = (
+    "tag:yaml.org,2002:" + name for name in ("str", "seq", "map")
+)
+
+
+_SECTIONS = ("inputs", "nodes")  # whose keys name inputs and nodes
+
+
+class _TooMany(Exception):
+    """Composing stopped: more values (or graph names) than the limits allow."""
+
+    def __init__(self, names: bool, where: yaml.Node | None) -> None:
+        super().__init__()
+        self.names = names
+        self.where = where
+
+
+class _BoundedLoader(_Loader):  # type: ignore[misc,valid-type]
+    """The safe loader (libyaml when present), counting nodes as they are composed: a file
+    of millions of values is refused when the count passes the limit, before it has cost
+    gigabytes of nodes, not after."""
+
+    def __init__(self, text: str, limits: Limits | None) -> None:
+        super().__init__(text)
+        unbounded = 1 << 62
+        self._values_left = unbounded if limits is None else limits.max_memory // YAML_VALUE_BYTES
+        self._names_left = unbounded if limits is None else limits.max_nodes
+        self._depth = 0
+        self._section: Any = None
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """Called before each node is composed, with its parent and its key or index."""
+        self._depth += 1
+        self._values_left -= 1
+        if self._values_left < 0:
+            raise _TooMany(False, current_node)
+        if self._depth == 2 and current_index is not None:  # a value of the top level
+            self._section = getattr(current_index, "value", None)
+        elif self._depth == 3 and current_index is not None and self._section in _SECTIONS:
+            self._names_left -= 1  # the value of an input's or a node's name
+            if self._names_left < 0:
+                raise _TooMany(True, current_index)  # located at that name
+
+    def ascend_resolver(self) -> None:
+        self._depth -= 1
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        """Every implicit tag is a standard one and bpcalc reads a scalar as its text, so the
+        resolvers' regular expressions (half the time of reading a large file) are skipped."""
+        if kind is yaml.ScalarNode:
+            return _SCALAR_TAG
+        return _SEQUENCE_TAG if kind is yaml.SequenceNode else _MAPPING_TAG
 
 
 @dataclass
@@ -42,6 +98,9 @@ class Source:
         default_factory=dict, repr=False
     )
     is_yaml: bool = False
+    # JSON only, built on first use: the offset of each key, and where each line starts.
+    _json_keys: dict[tuple[str, ...], int] | None = field(default=None, repr=False)
+    _line_starts: list[int] | None = field(default=None, repr=False)
 
     def forget_tree(self) -> None:
         """Drop the composed YAML nodes once the graph is built: a large file makes millions
@@ -74,7 +133,13 @@ class Source:
         root = self._tree()
         if root is not None:
             return _yaml_position(root, path, key, self._keys)
-        return _json_position(self.text, path)
+        if self._json_keys is None:
+            self._json_keys = _json_key_offsets(self.text)
+        if self._line_starts is None:
+            self._line_starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
+        offset = _json_offset(self._json_keys, path)
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
 
     def value_column_offset(self, path: DataPath) -> int:
         """Columns between a scalar's mark and its text: 1 for a quoted scalar."""
@@ -125,16 +190,48 @@ def _yaml_position(
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _json_position(text: str, path: DataPath) -> tuple[int, int]:
-    """JSON has no marks: find the last key of the path in the text, as a good guess."""
-    keys = [step for step in path if isinstance(step, str)]
-    start = 0
-    for key in keys:
-        found = text.find(json.dumps(key, ensure_ascii=False), start)
-        if found < 0:
-            break
-        start = found
-    return _line_col(text, start)
+def _json_offset(keys: dict[tuple[str, ...], int], path: DataPath) -> int:
+    """JSON has no marks: the offset of the last key of ``path`` (list indices aside) that
+    the text has, or 0."""
+    steps = tuple(step for step in path if isinstance(step, str))
+    for end in range(len(steps), 0, -1):
+        found = keys.get(steps[:end])
+        if found is not None:
+            return found
+    return 0
+
+
+def _json_key_offsets(text: str) -> dict[tuple[str, ...], int]:
+    """The offset of every key of a JSON text, by its path of keys (list indices left out),
+    found in one pass: a position per message, each found by a scan of the text, took
+    minutes for 100,000 messages."""
+    offsets: dict[tuple[str, ...], int] = {}
+    # Per open container: its path, whether it is an object, the path of its latest key.
+    open_: list[tuple[tuple[str, ...], bool, tuple[str, ...]]] = []
+    previous: re.Match[str] | None = None
+    for token in _JSON_TOKEN.finditer(text):
+        char = token.group()
+        if char in "{[":
+            path: tuple[str, ...] = ()
+            if open_:
+                parent, is_object, latest = open_[-1]
+                path = latest if is_object else parent
+            open_.append((path, char == "{", path))
+        elif char in "}]":
+            if open_:
+                open_.pop()
+        elif char == ":" and previous is not None and open_ and open_[-1][1]:
+            parent, _, _ = open_[-1]
+            try:
+                key = json.loads(previous.group())
+            except ValueError:
+                key = None
+            if isinstance(key, str):
+                path = (*parent, key)
+                offsets.setdefault(path, previous.start())
+                open_[-1] = (parent, True, path)
+        previous = token
+    return offsets
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:
@@ -164,11 +261,11 @@ def _first_duplicate_json_key(text: str) -> tuple[str, int] | None:
     return None
 
 
-def parse(text: str, name: str) -> Source:
+def parse(text: str, name: str, limits: Limits = DEFAULT_LIMITS) -> Source:
     """Parse graph text: JSON when the name ends in .json, YAML otherwise."""
     if name.endswith(".json"):
         return _parse_json(text, name)
-    return _parse_yaml(text, name)
+    return _parse_yaml(text, name, limits)
 
 
 def _parse_json(text: str, name: str) -> Source:
@@ -220,9 +317,11 @@ def _line_of(text: str, line: int) -> str | None:
     return lines[line - 1] if 0 < line <= len(lines) else None
 
 
-def _parse_yaml(text: str, name: str) -> Source:
+def _parse_yaml(text: str, name: str, limits: Limits) -> Source:
     try:
-        root = _compose(text)
+        root = _compose(text, limits)
+    except _TooMany as err:
+        raise GraphError([_too_many(err, text, name, limits)]) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         message = " ".join(p for p in (err.context, err.problem) if p) or "invalid YAML"
@@ -254,10 +353,41 @@ def _unacceptable_character(err: yaml.reader.ReaderError, text: str, name: str) 
     return Diagnostic(message, name, line, col, _line_of(text, line))
 
 
-def _compose(text: str) -> yaml.Node | None:
-    """The YAML node tree of ``text`` (None for an empty document), with libyaml if present."""
+def _too_many(err: _TooMany, text: str, name: str, limits: Limits) -> Diagnostic:
+    if err.names:
+        message = (
+            f"the graph has more than {limits.max_nodes:,} inputs and nodes; the limit is "
+            f"{limits.max_nodes:,} (--max-nodes)"
+        )
+    else:
+        count = limits.max_memory // YAML_VALUE_BYTES
+        message = (
+            f"the graph file holds more than {count:,} values, more than "
+            f"{show_bytes(limits.max_memory)} to read (--max-memory); put large tensors in "
+            f".npy files"
+        )
+    if err.where is None:
+        return Diagnostic(message, name)
+    line = err.where.start_mark.line + 1
+    return Diagnostic(message, name, line, err.where.start_mark.column + 1, _nth_line(text, line))
+
+
+def _nth_line(text: str, line: int) -> str | None:
+    """Line ``line`` (1-based) of ``text``, without splitting a text of millions of lines."""
+    start = 0
+    for _ in range(line - 1):
+        start = text.find("\n", start) + 1
+        if not start:
+            return None
+    end = text.find("\n", start)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def _compose(text: str, limits: Limits | None = None) -> yaml.Node | None:
+    """The YAML node tree of ``text`` (None for an empty document), with libyaml if present;
+    stopped with _TooMany past the ``limits`` (None: text already read once, unbounded)."""
     with gc_paused():
-        loader = _Loader(text)
+        loader = _BoundedLoader(text, limits)
         try:
             node: yaml.Node | None = loader.get_single_node()
             return node

@@ -45,7 +45,7 @@ class GraphDef:
     nodes: list[NodeDef]
     output: str | None
     source: Source
-    base_dir: Path
+    base_dir: Path | None  # for file: inputs; None refuses them (a graph from stdin)
     problems: list[Diagnostic] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)  # defined, but wrongly: not "unknown" too
     limits: Limits = DEFAULT_LIMITS  # what it was read with; evaluation checks sizes with it
@@ -108,7 +108,7 @@ class _Spellings:
         return None
 
 
-def read_graph(source: Source, base_dir: Path, limits: Limits) -> GraphDef:
+def read_graph(source: Source, base_dir: Path | None, limits: Limits) -> GraphDef:
     """Check the top level, inputs and nodes; raise GraphError with every problem found."""
     data = source.data
     if not isinstance(data, dict):
