@@ -55,6 +55,7 @@ class Vertex:
     kind: Kind
     name: str  # the input or node name, or a constant's text
     op: str = ""
+    attrs: str = ""  # the op's attributes as written: axis=1
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Drawing:
     vertices: dict[str, Vertex] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
 
-    def add(self, vertex_id: str, kind: Kind, name: str, op: str = "") -> str:
+    def add(self, vertex_id: str, kind: Kind, name: str, op: str = "", attrs: str = "") -> str:
         """Add a vertex under ``vertex_id``, or a variant of it when that is taken."""
         if vertex_id.startswith("%"):  # Graphviz keeps such names for anonymous objects
             vertex_id = "_" + vertex_id
@@ -83,7 +84,7 @@ class Drawing:
         while unique in self.vertices:
             n += 1
             unique = f"{vertex_id} ({n})"
-        self.vertices[unique] = Vertex(unique, kind, name, op)
+        self.vertices[unique] = Vertex(unique, kind, name, op, attrs)
         return unique
 
 
@@ -94,7 +95,10 @@ def build_drawing(graph: Graph, evaluation: Evaluation, trace: Trace) -> Drawing
     drawing = Drawing(graph.name, title, evaluation.output)
     ids = {name: drawing.add(name, "input", name) for name in graph.inputs}
     ids.update(
-        {node.name: drawing.add(node.name, "op", node.name, node.op) for node in graph.nodes}
+        {
+            node.name: drawing.add(node.name, "op", node.name, node.op, node.attrs.text())
+            for node in graph.nodes
+        }
     )
     flowed = {(step.node, t.position): t.amount for step in trace.backward for t in step.terms}
     used: set[str] = set()
@@ -137,11 +141,13 @@ def edge_text(value: Any, digits: int | None) -> str:
     return f"{shape} [{number(low, shown)} … {number(high, shown)}]"
 
 
-def op_label(op: str) -> str:
-    """What an op node shows: the book's × for mul, the operator symbol, else the op's name."""
+def op_label(op: str, attrs: str = "") -> str:
+    """What an op node shows: the book's × for mul, the operator symbol, else the op's name,
+    with its attributes: ``sum(axis=1)``."""
     if op == "mul":
         return "×"
-    return OPS[op].symbol or op
+    label = OPS[op].symbol or op
+    return f"{label}({attrs})" if attrs else label
 
 
 # --- Graphviz DOT ---------------------------------------------------------------------------
@@ -198,7 +204,7 @@ def _names_its_value(drawing: Drawing, edge: Edge) -> bool:
 def _dot_vertex(vertex: Vertex) -> str:
     name = html_text(vertex.name)
     if vertex.kind == "op":
-        symbol = op_label(vertex.op)
+        symbol = op_label(vertex.op, vertex.attrs)
         shape = "circle" if len(symbol) <= 4 else "box, style=rounded"
         return f"shape={shape}, label=<{html_text(symbol)}>, tooltip={dot_id(vertex.name)}"
     if vertex.kind == "constant":
@@ -237,7 +243,7 @@ def to_mermaid(drawing: Drawing, *, digits: int | None = None) -> str:
     for vertex in drawing.vertices.values():
         name = mermaid_text(vertex.name)
         if vertex.kind == "op":
-            symbol = mermaid_text(op_label(vertex.op))
+            symbol = mermaid_text(op_label(vertex.op, vertex.attrs))
             shape = f'(("{symbol}"))' if len(symbol) <= 4 else f'("{symbol}")'
         else:
             shape = f'["{name}"]'
@@ -389,7 +395,7 @@ def _label(vertex: Vertex, edge: Edge, expanded: bool, digits: int | None) -> Li
     """``(×) apple_price ▸200 ◂1.1``: the vertex, then the value and gradient of its edge."""
     segments: Line = []
     if vertex.kind == "op":
-        segments.append((f"({op_label(vertex.op)}) ", ""))
+        segments.append((f"({op_label(vertex.op, vertex.attrs)}) ", ""))
     style = "dim" if vertex.kind == "constant" else "bold cyan" if vertex.kind == "op" else "cyan"
     segments.append((printable(vertex.name), style))
     if vertex.kind == "op" and not expanded:

@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from bpcalc.loading.literals import Const
+from bpcalc.ops.spec import EMPTY, Attrs
 from bpcalc.ops.table import OPS
 from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, json_value, number, value_text
 
@@ -45,6 +46,7 @@ class ForwardStep:
     op: str
     operands: tuple[Operand, ...]
     value: Any
+    attrs: Attrs = EMPTY
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class BackwardStep:
     op: str
     dout: Any
     terms: tuple[Term, ...]
+    attrs: Attrs = EMPTY
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ def build_trace(graph: Graph, evaluation: Evaluation) -> Trace:
             node.op,
             tuple(_operands(node, values)),
             values[node.name],
+            node.attrs,
         )
         for node in graph.nodes
     )
@@ -133,7 +137,9 @@ def build_trace(graph: Graph, evaluation: Evaluation) -> Trace:
             )
             running[c.arg] = c.total
         backward.append(
-            BackwardStep(numbers[name], name, node.op, contributions[0].dout, tuple(terms))
+            BackwardStep(
+                numbers[name], name, node.op, contributions[0].dout, tuple(terms), node.attrs
+            )
         )
     return Trace(
         graph.name,
@@ -163,21 +169,21 @@ def _local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...]
         return None
     import numpy as np
 
-    layer = OPS[node.op].layer_class()()
+    layer = OPS[node.op].layer_class()(**node.attrs)
     with np.errstate(all="ignore"):
         layer.forward(*inputs)
-        local = layer.backward(1.0)
+        local: Any = layer.backward(1.0)
     return tuple(float(x) for x in (local if len(inputs) > 1 else (local,)))
 
 
 def _exact_local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...] | None:
     """The same with the exact layers of ``--exact``: rational local derivatives."""
-    from bpcalc.ops.exact import EXACT_LAYERS, to_fraction
+    from bpcalc.ops.exact import to_fraction
 
     inputs = [to_fraction(arg.text) if isinstance(arg, Const) else values[arg] for arg in node.args]
     if not all(isinstance(v, Fraction) for v in inputs):
         return None
-    layer = EXACT_LAYERS[node.op]()
+    layer = OPS[node.op].exact_layer_class()(**node.attrs)
     layer.forward(*inputs)
     local = layer.backward(Fraction(1))
     return tuple(local if len(inputs) > 1 else (local,))
@@ -319,8 +325,8 @@ def trace_lines(trace: Trace, numbers: Numbers) -> list[Line]:
     return lines
 
 
-def _call(op: str, args: list[str]) -> str:
-    return f"{op}({', '.join(args)})"
+def _call(op: str, args: list[str], attrs: Attrs = EMPTY) -> str:
+    return f"{op}({', '.join([*args, attrs.text()] if attrs else args)})"
 
 
 def _forward_lines(step: ForwardStep, numbers: Numbers) -> list[Line]:
@@ -328,14 +334,16 @@ def _forward_lines(step: ForwardStep, numbers: Numbers) -> list[Line]:
     head: Line = [
         (number_text, "bold"),
         (shown_name(step.node), "bold cyan"),
-        (" = " + _call(step.op, [shown_name(o.name) for o in step.operands]), ""),
+        (" = " + _call(step.op, [shown_name(o.name) for o in step.operands], step.attrs), ""),
     ]
     operand_texts = [numbers.text(o.value) for o in step.operands]
     value_text = numbers.text(step.value)
-    compact = f" = {_call(step.op, operand_texts)} = {value_text}"
+    compact = f" = {_call(step.op, operand_texts, step.attrs)} = {value_text}"
     head_width = sum(cell_width(text) for text, _ in head)
     if "\n" not in compact and head_width + cell_width(compact) <= COMPACT_WIDTH:
-        return [[*head, (f" = {_call(step.op, operand_texts)} = ", ""), (value_text, "")]]
+        return [
+            [*head, (f" = {_call(step.op, operand_texts, step.attrs)} = ", ""), (value_text, "")]
+        ]
     lines = [head]
     for operand, text in zip(step.operands, operand_texts, strict=True):
         if not operand.constant:
@@ -359,7 +367,7 @@ def _backward_lines(step: BackwardStep, forward: ForwardStep, numbers: Numbers) 
     head: Line = [
         (f"({step.number}) ", "bold"),
         (shown_name(step.node), "bold cyan"),
-        (" = " + _call(step.op, [shown_name(o.name) for o in forward.operands]), ""),
+        (" = " + _call(step.op, [shown_name(o.name) for o in forward.operands], step.attrs), ""),
     ]
     dout = numbers.text(step.dout)
     if "\n" in dout:
@@ -370,7 +378,9 @@ def _backward_lines(step: BackwardStep, forward: ForwardStep, numbers: Numbers) 
     width = max(sum(cell_width(text) for text, _ in segs) for _, segs in terms)
     for term, segments in terms:
         used = sum(cell_width(text) for text, _ in segments)
-        formula = f"∂{_call(step.op, list(spec.params))}/∂{term.param} = {term.derivative}"
+        formula = (
+            f"∂{_call(step.op, list(spec.params), step.attrs)}/∂{term.param} = {term.derivative}"
+        )
         lines.append([*segments, (" " * (width - used + 3) + formula, "dim")])
         amount = numbers.text(term.amount)
         if "\n" in amount:  # a --full tensor: what is added goes below, aligned
@@ -453,6 +463,7 @@ def trace_records(trace: Trace, *, digits: int | None, full: bool) -> list[dict[
                 for o in step.operands
             ],
             "value": value(step.value),
+            **({"attrs": _json_attrs(step.attrs)} if step.attrs else {}),
         }
         for step in trace.forward
     ]
@@ -477,7 +488,13 @@ def trace_records(trace: Trace, *, digits: int | None, full: bool) -> list[dict[
                 }
                 for t in step.terms
             ],
+            **({"attrs": _json_attrs(step.attrs)} if step.attrs else {}),
         }
         for step in trace.backward
     ]
     return records
+
+
+def _json_attrs(attrs: Attrs) -> dict[str, Any]:
+    """Attributes as JSON: lists for tuples of axes."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.items()}
