@@ -234,10 +234,10 @@ class ExactSum:
     def _whole(self) -> bool:
         return self.axis is None and not self.keepdims
 
-    def _count(self) -> int:
-        """How many elements each result element adds up."""
+    def _count(self) -> Any:
+        """How many elements each result element adds up, as a Fraction (dout may be an int)."""
         shape = np.shape(self.x)
-        return math.prod(shape[a] for a in reduced_axes(self.axis, len(shape)))
+        return Fraction(math.prod(shape[a] for a in reduced_axes(self.axis, len(shape))))
 
     def forward(self, x: Any) -> Any:
         self.x = x
