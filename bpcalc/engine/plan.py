@@ -24,6 +24,7 @@ from bpcalc.loading.inputs import InputError, InputValue, read_input
 from bpcalc.loading.literals import Const
 from bpcalc.loading.parse import Source, gc_paused, parse
 from bpcalc.loading.schema import GraphDef, NodeDef, read_graph
+from bpcalc.ops.spec import EMPTY
 from bpcalc.ops.table import OPS
 from bpcalc.output.numbers import is_fraction
 
@@ -186,7 +187,8 @@ class _Plan:
                     found = get(args[2])
                     c = constant(args[2]) if found is None else found
             # An op's attributes go to its layers' __init__; ops without any cost nothing.
-            factory = partial(layer_class, **node.attrs) if node.attrs else layer_class
+            attrs = node.attrs
+            factory = layer_class if attrs is EMPTY else partial(layer_class, **attrs)
             step((factory, arity, a, b, c))
             if no_grad or a >= const_base or b >= const_base or c >= const_base:
                 wa, wb, wc = wanted(a), wanted(b), wanted(c)

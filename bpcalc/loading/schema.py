@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,12 @@ class GraphDef:
     problems: list[Diagnostic] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)  # defined, but wrongly: not "unknown" too
     limits: Limits = DEFAULT_LIMITS  # what it was read with; evaluation checks sizes with it
-    has_attrs: bool = False  # some node has attributes: sizes are checked even for scalars
+
+    @cached_property
+    def has_attrs(self) -> bool:
+        """Whether some node has attributes (then sizes are checked even for scalar inputs);
+        worked out on the first evaluation of scalars only, once per file."""
+        return any(node.attrs is not EMPTY for node in self.nodes)
 
 
 def check_name(name: str) -> str | None:
@@ -106,7 +112,6 @@ def read_graph(source: Source, base_dir: Path, limits: Limits) -> GraphDef:
         base_dir,
         problems,
         limits=limits,
-        has_attrs=any(node.attrs for node in nodes),
     )
     declared = {
         key
