@@ -23,7 +23,7 @@ from bpcalc import loads
 from bpcalc.errors import GraphError
 from bpcalc.ops.exact import EXACT_LAYERS
 from bpcalc.ops.layers import MeanLayer, SumLayer
-from bpcalc.ops.spec import Attrs, from_text
+from bpcalc.ops.spec import Attribute, AttrProblem, Attrs, from_text
 from tests.conftest import Invoke
 from tests.test_export import export_to, parse_output, run_numbers, run_script
 
@@ -90,6 +90,27 @@ class TestBothForms:
         assert a.text() == "axis=1, keepdims=True"
         with pytest.raises(TypeError):
             a["axis"] = 2  # type: ignore[index]
+
+    def test_every_kind_of_attribute(self) -> None:
+        """The types the next ops need: int with a range, float, list of ints."""
+        stride = Attribute("stride", "int", 1, "step", check=lambda v: None if v else "is 0")
+        assert stride.read("conv", 2, "2") == 2
+        with pytest.raises(AttrProblem, match="attribute 'stride' of conv is 0, got 0"):
+            stride.read("conv", 0, "0")
+        for wrong in (True, 1.5, [1], None):
+            with pytest.raises(AttrProblem, match="expects a whole number, got"):
+                stride.read("conv", wrong, "v")
+        scale = Attribute("scale", "float", 1.0, "factor")
+        assert scale.read("op", 2, "2") == 2.0 and isinstance(scale.read("op", 2, "2"), float)
+        with pytest.raises(AttrProblem, match="expects a number"):
+            scale.read("op", False, "false")
+        sizes = Attribute("sizes", "ints", (1,), "sizes")
+        assert sizes.read("op", [2, 3], "[2, 3]") == (2, 3)
+        with pytest.raises(AttrProblem, match="expects a list of whole numbers"):
+            sizes.read("op", 2, "2")
+        with pytest.raises(AttrProblem, match="expects a list of whole numbers"):
+            sizes.read("op", [2, 1.5], "[2, 1.5]")
+        assert stride.signature == "stride=1" and sizes.signature == "sizes=[1]"
 
     def test_text_of_the_explicit_form(self) -> None:
         assert from_text("1") == 1 and from_text("-2") == -2 and from_text("1.5") == 1.5

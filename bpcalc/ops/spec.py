@@ -11,7 +11,7 @@ import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from bpcalc.errors import did_you_mean
 
@@ -68,10 +68,11 @@ class Attribute:
             raise AttrProblem(
                 f"attribute '{self.name}' of {op} expects {KINDS[self.kind]}, got {shown}"
             )
-        why = self.check(value) if self.check is not None else None  # type: ignore[arg-type]
+        checked = cast(AttrValue, value)
+        why = self.check(checked) if self.check is not None else None
         if why:
             raise AttrProblem(f"attribute '{self.name}' of {op} {why}, got {shown}")
-        return value  # type: ignore[return-value]
+        return checked
 
     def _typed(self, raw: object) -> object:
         if raw is None and self.default is None:
