@@ -20,6 +20,7 @@ import click
 
 from bpcalc.cli.options import DEFAULT_CHUNK_SIZE
 from bpcalc.errors import UsageProblem, printable
+from bpcalc.ops.table import ELEMENTWISE_OPS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,10 +31,8 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Ops that compute row i of the result from row i of their inputs only.
-ELEMENTWISE_OPS = frozenset(
-    {"add", "sub", "mul", "div", "pow", "neg", "identity", "exp", "log", "tanh", "relu", "sigmoid"}
-)
+# ELEMENTWISE_OPS (from the op table): ops whose row i of the result depends on row i of their
+# inputs only, as OpSpec.elementwise says.
 
 
 # --- evaluation ------------------------------------------------------------------------------

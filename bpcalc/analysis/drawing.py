@@ -29,6 +29,7 @@ class Vertex:
     kind: Kind
     name: str  # the input or node name, or a constant's text
     op: str = ""
+    attrs: str = ""  # the op's attributes as written: axis=1
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Drawing:
     vertices: dict[str, Vertex] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
 
-    def add(self, vertex_id: str, kind: Kind, name: str, op: str = "") -> str:
+    def add(self, vertex_id: str, kind: Kind, name: str, op: str = "", attrs: str = "") -> str:
         """Add a vertex under ``vertex_id``, or a variant of it when that is taken. Ids are
         made printable first (they are Graphviz node names, shown in SVG titles)."""
         vertex_id = printable(vertex_id)
@@ -59,7 +60,7 @@ class Drawing:
         while unique in self.vertices:
             n += 1
             unique = f"{vertex_id} ({n})"
-        self.vertices[unique] = Vertex(unique, kind, name, op)
+        self.vertices[unique] = Vertex(unique, kind, name, op, attrs)
         return unique
 
 
@@ -70,7 +71,10 @@ def build_drawing(graph: Graph, evaluation: Evaluation, trace: Trace) -> Drawing
     drawing = Drawing(graph.name, title, evaluation.output)
     ids = {name: drawing.add(name, "input", name) for name in graph.inputs}
     ids.update(
-        {node.name: drawing.add(node.name, "op", node.name, node.op) for node in graph.nodes}
+        {
+            node.name: drawing.add(node.name, "op", node.name, node.op, node.attrs.text())
+            for node in graph.nodes
+        }
     )
     flowed = {(step.node, t.position): t.amount for step in trace.backward for t in step.terms}
     used: set[str] = set()

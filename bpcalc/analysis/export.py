@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from bpcalc import __version__
 from bpcalc.loading.literals import Const
 from bpcalc.loading.schema import canonical_name
-from bpcalc.ops.table import OPS
+from bpcalc.ops.table import BINARY_SYMBOLS, OPS
 
 if TYPE_CHECKING:
     from bpcalc.engine.evaluation import Evaluation
     from bpcalc.loading.graph import Graph
     from bpcalc.loading.schema import NodeDef
 
-_SYMBOL_WORDS = {"**": "pow", "*": "mul", "+": "add", "-": "sub", "/": "div", "@": "matmul"}
+_SYMBOL_WORDS = BINARY_SYMBOLS  # x1 * w1 is x1_mul_w1
 _TOKEN = re.compile(r"\*\*|[A-Za-z_]\w*|\d[\d.]*(?:[eE][+-]?\d+)?|\.\d+|[-+*/@]")
 _LONGEST_NAME = 32
 
@@ -207,7 +207,8 @@ class _Script:
 
     def layers(self) -> list[str]:
         return [
-            f"{self.layer[node.name]} = {OPS[node.op].layer}(){self.comment(node)}"
+            f"{self.layer[node.name]} = {OPS[node.op].layer}({node.attrs.python()})"
+            f"{self.comment(node)}"
             for node in self.graph.nodes
         ]
 

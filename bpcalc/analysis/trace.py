@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from bpcalc.loading.literals import Const
+from bpcalc.ops.spec import EMPTY, Attrs
 from bpcalc.ops.table import OPS
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class ForwardStep:
     op: str
     operands: tuple[Operand, ...]
     value: Any
+    attrs: Attrs = EMPTY
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class BackwardStep:
     op: str
     dout: Any
     terms: tuple[Term, ...]
+    attrs: Attrs = EMPTY
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ def build_trace(graph: Graph, evaluation: Evaluation) -> Trace:
             node.op,
             tuple(_operands(node, values)),
             values[node.name],
+            node.attrs,
         )
         for node in graph.nodes
     )
@@ -129,7 +133,9 @@ def build_trace(graph: Graph, evaluation: Evaluation) -> Trace:
             )
             running[c.arg] = c.total
         backward.append(
-            BackwardStep(numbers[name], name, node.op, contributions[0].dout, tuple(terms))
+            BackwardStep(
+                numbers[name], name, node.op, contributions[0].dout, tuple(terms), node.attrs
+            )
         )
     return Trace(
         graph.name,
@@ -159,21 +165,21 @@ def _local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...]
         return None
     import numpy as np
 
-    layer = OPS[node.op].layer_class()()
+    layer = OPS[node.op].layer_class()(**node.attrs)
     with np.errstate(all="ignore"):
         layer.forward(*inputs)
-        local = layer.backward(1.0)
+        local: Any = layer.backward(1.0)
     return tuple(float(x) for x in (local if len(inputs) > 1 else (local,)))
 
 
 def _exact_local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...] | None:
     """The same with the exact layers of ``--exact``: rational local derivatives."""
-    from bpcalc.ops.exact import EXACT_LAYERS, to_fraction
+    from bpcalc.ops.exact import to_fraction
 
     inputs = [to_fraction(arg.text) if isinstance(arg, Const) else values[arg] for arg in node.args]
     if not all(isinstance(v, Fraction) for v in inputs):
         return None
-    layer = EXACT_LAYERS[node.op]()
+    layer = OPS[node.op].exact_layer_class()(**node.attrs)
     layer.forward(*inputs)
     local = layer.backward(Fraction(1))
     return tuple(local if len(inputs) > 1 else (local,))

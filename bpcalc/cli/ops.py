@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from bpcalc.cli.options import CONTEXT, format_option
-from bpcalc.ops.table import OPS, OpSpec
+from bpcalc.ops.spec import KINDS, OpSpec, attr_text
+from bpcalc.ops.table import OPS
 
 COLUMNS = ("op", "class", "inputs", "forward", "local derivatives", "notes")
 WIDE_TERMINAL = 120  # columns from which the table has one column per field
@@ -52,7 +53,7 @@ def op_row(spec: OpSpec) -> list[str]:
     return [
         spec.name,
         spec.layer,
-        ", ".join(spec.params),
+        spec.signature(),
         spec.formula,
         derivatives_text(spec),
         spec.notes,
@@ -71,6 +72,18 @@ def ops_document() -> list[dict[str, Any]]:
             "notes": spec.notes,
             "symbol": spec.symbol or None,
             "exact": spec.exact,
+            "exact_class": spec.exact_layer or None,
+            "elementwise": spec.elementwise,
+            "attributes": [
+                {
+                    "name": a.name,
+                    "type": a.kind,
+                    "accepts": KINDS[a.kind],
+                    "default": list(a.default) if isinstance(a.default, tuple) else a.default,
+                    "help": a.help,
+                }
+                for a in spec.attributes
+            ],
         }
         for spec in OPS.values()
     ]
@@ -104,14 +117,39 @@ def ops_markdown() -> str:
             f"`{spec.name}`",
             f"`{_cell(spec.symbol)}`" if spec.symbol else "",
             f"`{spec.layer}`",
-            ", ".join(spec.params),
+            spec.signature(),
             f"`{_cell(spec.formula)}`",
             derivatives,
             _cell(spec.notes),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     exact = ", ".join(f"`{spec.name}`" for spec in OPS.values() if spec.exact)
-    lines += ["", f"Exact over the rationals (usable with `--exact`): {exact}.", ""]
+    elementwise = ", ".join(f"`{spec.name}`" for spec in OPS.values() if spec.elementwise)
+    lines += [
+        "",
+        f"Exact over the rationals (usable with `--exact`): {exact}.",
+        "",
+        f"Element-wise (usable with `--batch`): {elementwise}.",
+        "",
+        "## Attributes",
+        "",
+        "Constants written as keywords, `sum(M, axis=1)`, or as keys of the explicit form,",
+        "`{op: sum, in: [M], axis: 1}` (see docs/graph-format.md).",
+        "",
+        "| op | attribute | accepts | default | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for spec in OPS.values():
+        for a in spec.attributes:
+            cells = [
+                spec.name,  # plain, unlike the op table's `op` cells
+                f"`{a.name}`",
+                KINDS[a.kind],
+                f"`{attr_text(a.default)}`",
+                _cell(a.help),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import click
 
 from bpcalc.errors import BpcalcError, UsageProblem
+from bpcalc.ops.table import exact_help
 
 if TYPE_CHECKING:
     from bpcalc.engine.evaluation import Evaluation
@@ -125,8 +126,7 @@ def exact_option(func: F) -> F:
     return click.option(
         "--exact",
         is_flag=True,
-        help="Compute exactly with fractions (1.1 is 11/10); only for add, sub, mul, div, neg, "
-        "sum, mean, relu and pow with a whole-number exponent.",
+        help=f"Compute exactly with fractions (1.1 is 11/10); only for {exact_help()}.",
     )(func)
 
 

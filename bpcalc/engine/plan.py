@@ -10,6 +10,7 @@ two equal.
 from __future__ import annotations
 
 import math
+from functools import partial
 from itertools import compress, repeat
 from operator import is_
 from typing import Any
@@ -20,6 +21,7 @@ from bpcalc.loading.expressions import Arg
 from bpcalc.loading.graph import Graph
 from bpcalc.loading.literals import Const
 from bpcalc.loading.schema import NodeDef, canonical_name
+from bpcalc.ops.spec import EMPTY
 from bpcalc.ops.table import OPS
 from bpcalc.runtime import gc_paused, is_fraction
 
@@ -110,7 +112,10 @@ class _Plan:
                 if arity > 2:
                     found = get(args[2])
                     c = constant(args[2]) if found is None else found
-            step((layer_class, arity, a, b, c))
+            # An op's attributes go to its layers' __init__; ops without any cost nothing.
+            attrs = node.attrs
+            factory = layer_class if attrs is EMPTY else partial(layer_class, **attrs)
+            step((factory, arity, a, b, c))
             if no_grad or a >= const_base or b >= const_base or c >= const_base:
                 wa, wb, wc = wanted(a), wanted(b), wanted(c)
                 back((arity if wa >= 0 or wb >= 0 or wc >= 0 else 0, wa, wb, wc))
@@ -262,16 +267,16 @@ def _failure(graph: Graph, i: int, phase: str, err: Exception) -> EvaluationErro
 
 def _exact_layer(graph: Graph, node: NodeDef) -> Any:
     """The exact layer of a node's op, or an error naming the node."""
-    from bpcalc.ops.exact import EXACT_LAYERS
+    from bpcalc.ops.table import EXACT_OPS
 
-    if node.op not in EXACT_LAYERS:
-        exact_ops = ", ".join(EXACT_LAYERS)
+    spec = OPS[node.op]
+    if not spec.exact:
         message = (
             f"--exact: node '{node.name}' uses {node.op}, which is not exact over the "
-            f"rationals (exact ops: {exact_ops})"
+            f"rationals (exact ops: {', '.join(EXACT_OPS)})"
         )
         raise EvaluationError([graph.locate(node.name, message)])
-    return EXACT_LAYERS[node.op]
+    return spec.exact_layer_class()
 
 
 def _exact_constant(arg: Const) -> Any:

@@ -15,19 +15,13 @@ from dataclasses import dataclass
 
 from bpcalc.errors import did_you_mean
 from bpcalc.loading.literals import Const, parse_number
-from bpcalc.ops.table import OPS
+from bpcalc.ops.spec import EMPTY, AttrProblem, Attrs, AttrValue, OpSpec, attr_text
+from bpcalc.ops.table import BINARY_SYMBOLS, OPS, UNARY_SYMBOLS
 
 Arg = str | Const  # a reference to an input or node by name, or a number
 
-_BINARY = {
-    ast.Add: "add",
-    ast.Sub: "sub",
-    ast.Mult: "mul",
-    ast.Div: "div",
-    ast.Pow: "pow",
-    ast.MatMult: "matmul",
-}
-_SYMBOL = {
+# Python's operator syntax; which op each symbol is comes from the op table.
+OPERATORS: dict[type[ast.operator], str] = {
     ast.Add: "+",
     ast.Sub: "-",
     ast.Mult: "*",
@@ -35,6 +29,11 @@ _SYMBOL = {
     ast.Pow: "**",
     ast.MatMult: "@",
 }
+_BINARY = {
+    node: BINARY_SYMBOLS[symbol] for node, symbol in OPERATORS.items() if symbol in BINARY_SYMBOLS
+}
+_NEG = UNARY_SYMBOLS["-"]
+_WORDS = {"true": True, "false": False}  # as YAML writes them; True and False are constants
 # Binding strength, as ast.unparse ranks it: a weaker operand is parenthesised.
 _SUM, _TERM, _FACTOR, _POWER, _ATOM = range(5)
 _STRENGTH = {
@@ -46,6 +45,9 @@ _STRENGTH = {
     ast.Pow: _POWER,
 }
 ALLOWED = "numbers, names, + - * / ** @, parentheses and op calls such as relu(x)"
+
+
+_NOT_CONSTANT = object()
 
 
 class ExpressionError(Exception):
@@ -66,6 +68,7 @@ class OpCall:
     args: tuple[Arg, ...]
     arg_columns: tuple[int, ...]
     column: int
+    attrs: Attrs = EMPTY
 
 
 def parse_expression(name: str, text: str, *, max_length: int) -> list[OpCall]:
@@ -189,9 +192,11 @@ class _Lowering:
         op = node.func.id
         if op not in OPS:
             raise ExpressionError(f"unknown op '{op}'{did_you_mean(op, OPS)}", self._column(node))
-        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
-            raise ExpressionError(f"{op}() takes positional arguments only", self._column(node))
         spec = OPS[op]
+        if (node.keywords and not spec.attributes) or any(
+            isinstance(a, ast.Starred) for a in node.args
+        ):
+            raise ExpressionError(f"{op}() takes positional arguments only", self._column(node))
         if len(node.args) != spec.arity:
             raise ExpressionError(
                 f"{op}() takes {spec.arity} argument{'s' * (spec.arity != 1)} "
@@ -200,31 +205,89 @@ class _Lowering:
             )
         return list(node.args)
 
+    def _call_attrs(self, node: ast.Call, spec: OpSpec) -> Attrs:
+        """``sum(M, axis=1)``: the keywords, each a known attribute given once, as constants."""
+        values: list[tuple[str, AttrValue]] = []
+        for keyword in node.keywords:
+            column = self._column(keyword)
+            if keyword.arg is None:
+                raise ExpressionError(f"{spec.name}() takes attributes as name=value", column)
+            attribute = spec.attribute(keyword.arg)
+            if attribute is None:
+                raise ExpressionError(spec.unknown_attribute(keyword.arg), column)
+            if any(name == keyword.arg for name, _ in values):
+                raise ExpressionError(f"{spec.name}() got attribute '{keyword.arg}' twice", column)
+            shown = self._segment(keyword.value)
+            try:
+                value = attribute.read(spec.name, self._attr_constant(keyword), shown)
+            except AttrProblem as err:
+                raise ExpressionError(err.message, self._column(keyword.value)) from None
+            values.append((keyword.arg, value))
+        return Attrs(values) if values else EMPTY
+
+    def _attr_constant(self, keyword: ast.keyword) -> object:
+        """An attribute's value: a number, a list of numbers, True/False/true/false or None;
+        never a name of a node (attributes are fixed before any value exists)."""
+        node = keyword.value
+        items = node.elts if isinstance(node, ast.List | ast.Tuple) else None
+        values = []
+        for item in [node] if items is None else items:
+            value = self._attr_scalar(item)
+            if value is _NOT_CONSTANT:
+                raise ExpressionError(
+                    f"attribute '{keyword.arg}' is a constant: a number, a list of numbers, "
+                    f"true or false, not '{self._segment(item)}'",
+                    self._column(item),
+                )
+            values.append(value)
+        return values[0] if items is None else values
+
+    @staticmethod
+    def _attr_scalar(node: ast.expr) -> object:
+        sign = 1
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            sign = -1 if isinstance(node.op, ast.USub) else 1
+            node = node.operand
+            if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+                return _NOT_CONSTANT
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if value is None or isinstance(value, bool):
+                return value
+            if isinstance(value, int | float):
+                return sign * value
+        if isinstance(node, ast.Name) and node.id in _WORDS:
+            return _WORDS[node.id]
+        return _NOT_CONSTANT
+
     def _emit(self, node: ast.expr, root: ast.expr, results: dict[int, Arg]) -> Arg:
         operands = self._operands(node)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
             self.texts[id(node)] = self.texts[id(node.operand)]  # +x is x
             return results[id(node.operand)]
+        attrs = EMPTY
         if isinstance(node, ast.BinOp):
             op = _BINARY[type(node.op)]
         elif isinstance(node, ast.UnaryOp):
-            op = "neg"
+            op = _NEG
         else:
             assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             op = node.func.id
+            if node.keywords:
+                attrs = self._call_attrs(node, OPS[op])
         args = tuple(results[id(child)] for child in operands)
         columns = tuple(self._column(child) for child in operands)
         if node is root:
-            self.calls.append(OpCall(self.name, op, args, columns, self._column(node)))
+            self.calls.append(OpCall(self.name, op, args, columns, self._column(node), attrs))
             return self.name
         # Repeated sub-expressions are one node: same tree, same text, same value.
-        text = self._render(node)
+        text = self._render(node, attrs)
         if text not in self.by_text:
             self.by_text[text] = text
-            self.calls.append(OpCall(text, op, args, columns, self._column(node)))
+            self.calls.append(OpCall(text, op, args, columns, self._column(node), attrs))
         return text
 
-    def _render(self, node: ast.expr) -> str:
+    def _render(self, node: ast.expr, attrs: Attrs) -> str:
         """The canonical text of ``node`` from its operands' texts, as ast.unparse writes it."""
         texts = self.texts
         if isinstance(node, ast.BinOp):
@@ -235,18 +298,21 @@ class _Lowering:
             )
             left = _wrapped(texts[id(node.left)], left_needs)
             right = _wrapped(texts[id(node.right)], right_needs)
-            text = f"{left} {_SYMBOL[type(node.op)]} {right}"
+            text = f"{left} {OPERATORS[type(node.op)]} {right}"
         elif isinstance(node, ast.UnaryOp):
             strength = _FACTOR
             text = "-" + _wrapped(texts[id(node.operand)], _FACTOR)
         else:
             assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             strength = _ATOM
-            text = f"{node.func.id}({', '.join(texts[id(arg)][0] for arg in node.args)})"
+            words = [texts[id(arg)][0] for arg in node.args]
+            # Attributes in name order, so that the order they were written in never matters.
+            words += [f"{name}={attr_text(value)}" for name, value in sorted(attrs.items())]
+            text = f"{node.func.id}({', '.join(words)})"
         texts[id(node)] = (text, strength)
         return text
 
-    def _column(self, node: ast.expr) -> int:
+    def _column(self, node: ast.expr | ast.keyword) -> int:
         """The column of ``node`` in characters (ast counts UTF-8 bytes)."""
         return len(self.lines[node.lineno - 1][: node.col_offset].decode())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from bpcalc.limits import DEFAULT_LIMITS, Limits
 from bpcalc.loading.expressions import Arg, ExpressionError, OpCall, parse_expression
 from bpcalc.loading.literals import NotANumber, is_number_text, parse_number
 from bpcalc.loading.parse import DataPath, Source
+from bpcalc.ops.spec import EMPTY, AttrProblem, Attrs, AttrValue, OpSpec, from_text
 from bpcalc.ops.table import OPS
 
 TOP_LEVEL_KEYS = ("name", "description", "inputs", "nodes", "output")
@@ -35,6 +37,7 @@ class NodeDef:
     column: int = 0  # of the operator, within an expression
     arg_columns: tuple[int, ...] = ()  # within an expression; () for the explicit form
     anonymous: bool = False  # a sub-expression, named by its canonical syntax tree
+    attrs: Attrs = EMPTY  # the op's attributes as written (sum(x, axis=1)), checked
 
 
 @dataclass
@@ -49,6 +52,12 @@ class GraphDef:
     problems: list[Diagnostic] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)  # defined, but wrongly: not "unknown" too
     limits: Limits = DEFAULT_LIMITS  # what it was read with; evaluation checks sizes with it
+
+    @cached_property
+    def has_attrs(self) -> bool:
+        """Whether some node has attributes (then sizes are checked even for scalar inputs);
+        worked out on the first evaluation of scalars only, once per file."""
+        return any(node.attrs is not EMPTY for node in self.nodes)
 
 
 def canonical_name(name: str) -> str:
@@ -143,7 +152,15 @@ def read_graph(source: Source, base_dir: Path | None, limits: Limits) -> GraphDe
         else:
             problems.append(source.diagnostic("output: expects the name of a node", ("output",)))
     graph = GraphDef(
-        name, description, inputs, nodes, output, source, base_dir, problems, limits=limits
+        name,
+        description,
+        inputs,
+        nodes,
+        output,
+        source,
+        base_dir,
+        problems,
+        limits=limits,
     )
     declared = {
         canonical_name(key) if isinstance(key, str) else key
@@ -246,18 +263,28 @@ class _At(Exception):
 
 
 def _explicit_node(name: str, definition: dict[str, Any], path: DataPath) -> NodeDef:
+    op = definition.get("op")
+    spec = OPS.get(op) if isinstance(op, str) else None
+    attribute_names = spec.attribute_names if spec is not None else ()
     for key in definition:
-        if key not in ("op", "in"):
+        if key not in ("op", "in") and key not in attribute_names:
+            if spec is not None and attribute_names:
+                keys = ("op", "in", *attribute_names)
+                raise _At(
+                    f"unknown key '{key}'{did_you_mean(key, keys)}; a {spec.name} node has op, "
+                    f"in and the attributes {', '.join(attribute_names)}",
+                    (key,),
+                    key=True,
+                )
             raise _At(
                 f"unknown key '{key}'{did_you_mean(key, ('op', 'in'))}; "
                 f"an explicit node has op and in",
                 (key,),
                 key=True,
             )
-    op = definition.get("op")
     if not isinstance(op, str) or not op:
         raise _At("this node needs 'op: NAME'")
-    if op not in OPS:
+    if spec is None:
         raise _At(f"unknown op '{op}'{did_you_mean(op, OPS)}", ("op",))
     raw_args = definition.get("in")
     if raw_args is None:
@@ -286,7 +313,37 @@ def _explicit_node(name: str, definition: dict[str, Any], path: DataPath) -> Nod
             if reason:
                 raise _At(reason + "; expressions go in the expression form", ("in", i))
             args.append(canonical_name(text))
-    return NodeDef(name, op, tuple(args), path)
+    attrs = _explicit_attrs(spec, definition)
+    return NodeDef(name, op, tuple(args), path, attrs=attrs)
+
+
+def _explicit_attrs(spec: OpSpec, definition: dict[str, Any]) -> Attrs:
+    """``{op: sum, in: [M], axis: 1}``: the attributes among the keys, checked."""
+    if not spec.attributes:
+        return EMPTY
+    values: list[tuple[str, AttrValue]] = []
+    for key, raw in definition.items():
+        attribute = spec.attribute(key)
+        if attribute is None:
+            continue
+        shown = _shown(raw)
+        try:
+            values.append((key, attribute.read(spec.name, from_text(raw), shown)))
+        except AttrProblem as err:
+            raise _At(err.message, (key,)) from None
+    return Attrs(values) if values else EMPTY
+
+
+def _shown(raw: Any) -> str:
+    """A raw value of the file as the message quotes it: ``1.5``, ``[0, x]``, ``a mapping``."""
+    if isinstance(raw, dict):
+        return "a mapping"
+    if isinstance(raw, list):
+        return "[" + ", ".join(map(_shown, raw)) + "]"
+    if isinstance(raw, bool):
+        return str(raw).lower()
+    text = "null" if raw is None else str(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _expression_nodes(
@@ -317,4 +374,5 @@ def _from_call(call: OpCall, name: str, path: DataPath, indent: int) -> NodeDef:
         indent + call.column,
         tuple(indent + c for c in call.arg_columns),
         anonymous=call.name != name,
+        attrs=call.attrs,
     )

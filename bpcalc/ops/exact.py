@@ -2,16 +2,20 @@
 
 Decimal inputs are read from their text, so ``1.1`` is 11/10 and the apple/orange graph gives
 price exactly 715 and dApple exactly 11/5. Only ops that are exact over the rationals have an
-exact layer (``registry.OpSpec.exact``); a graph using another op is refused by name.
+exact layer (``OpSpec.exact_layer``); a graph using another op is refused by name.
 Tensors are numpy arrays of ``Fraction`` (dtype object), so broadcasting works as for floats.
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
+
+from bpcalc.ops.protocol import BinaryLayer, LayerClass, UnaryLayer
+from bpcalc.ops.shapes import reduced_axes
 
 ZERO: Any = Fraction(0)  # typed Any: numpy stubs do not know Fraction
 ONE: Any = Fraction(1)
@@ -220,40 +224,64 @@ class ExactRelu:
 
 
 class ExactSum:
-    def __init__(self) -> None:
+    """The sum of all elements, or over ``axis`` (kept with size 1 with ``keepdims``)."""
+
+    def __init__(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> None:
         self.x: Any = None
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def _whole(self) -> bool:
+        return self.axis is None and not self.keepdims
+
+    def _count(self) -> Any:
+        """How many elements each result element adds up, as a Fraction (dout may be an int)."""
+        shape = np.shape(self.x)
+        return Fraction(math.prod(shape[a] for a in reduced_axes(self.axis, len(shape))))
 
     def forward(self, x: Any) -> Any:
         self.x = x
-        return sum(x.ravel(), ZERO) if isinstance(x, np.ndarray) else x
+        if not isinstance(x, np.ndarray):
+            return x
+        if self._whole():
+            return sum(x.ravel(), ZERO)
+        return np.sum(x, axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, dout: Any) -> Any:
-        return np.full(self.x.shape, dout, dtype=object) if isinstance(self.x, np.ndarray) else dout
+        return self._spread(dout)
+
+    def _spread(self, dout: Any) -> Any:
+        if not isinstance(self.x, np.ndarray):
+            return dout
+        if self._whole():
+            return np.full(self.x.shape, dout, dtype=object)
+        d = np.asarray(dout, dtype=object)
+        if not self.keepdims:
+            d = np.expand_dims(d, reduced_axes(self.axis, self.x.ndim))
+        return np.array(np.broadcast_to(d, self.x.shape), dtype=object)
 
 
 class ExactMean(ExactSum):
     def forward(self, x: Any) -> Any:
-        self.x = x
-        return sum(x.ravel(), ZERO) / x.size if isinstance(x, np.ndarray) else x
+        total = super().forward(x)
+        return total / self._count() if isinstance(x, np.ndarray) else total
 
     def backward(self, dout: Any) -> Any:
         if isinstance(self.x, np.ndarray):
-            return np.full(self.x.shape, dout / self.x.size, dtype=object)
+            return self._spread(dout / self._count())
         return dout
 
 
-EXACT_LAYERS: dict[str, type] = {
-    name: bounded(cls)
-    for name, cls in {
-        "add": ExactAdd,
-        "sub": ExactSub,
-        "mul": ExactMul,
-        "div": ExactDiv,
-        "pow": ExactPow,
-        "neg": ExactNeg,
-        "identity": ExactIdentity,
-        "relu": ExactRelu,
-        "sum": ExactSum,
-        "mean": ExactMean,
-    }.items()
-}
+def _exact_layers() -> dict[str, LayerClass]:
+    """Each exact op's layer, named by its spec (OpSpec.exact_layer), checked for size."""
+    from bpcalc.ops.table import OPS
+
+    module = globals()
+    return {spec.name: bounded(module[spec.exact_layer]) for spec in OPS.values() if spec.exact}
+
+
+EXACT_LAYERS: dict[str, LayerClass] = _exact_layers()
+
+# mypy checks each exact layer against the protocol of its arity.
+UNARY: tuple[type[UnaryLayer], ...] = (ExactNeg, ExactIdentity, ExactRelu, ExactSum, ExactMean)
+BINARY: tuple[type[BinaryLayer], ...] = (ExactAdd, ExactSub, ExactMul, ExactDiv, ExactPow)

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from bpcalc.ops.protocol import BinaryLayer, TernaryLayer, UnaryLayer
+
 Value = Any  # float | np.ndarray
 
 
@@ -306,31 +308,63 @@ class Sigmoid:
 
 
 class SumLayer:
-    """z = the sum of all elements of x."""
+    """z = the sum of all elements of x, or over ``axis`` (kept with size 1 with ``keepdims``)."""
 
     x: Value = None
+    axis: int | tuple[int, ...] | None = None
+    keepdims: bool = False
+
+    def __init__(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> None:
+        self.axis = axis
+        self.keepdims = keepdims
 
     def forward(self, x: Value) -> Value:
         self.x = x
-        return x if _is_scalar(x) else float(np.sum(x))
+        if self.axis is None and not self.keepdims:
+            return x if _is_scalar(x) else float(np.sum(x))
+        return _scalar(np.sum(x, axis=self.axis, keepdims=self.keepdims))
 
     def backward(self, dout: Value) -> Value:
-        return _sum_to(dout, self.x)
+        if self.axis is None and not self.keepdims:
+            return _sum_to(dout, self.x)
+        return _spread(dout, self.x, self.axis, self.keepdims)
 
 
-class MeanLayer:
-    """z = the mean of all elements of x."""
-
-    x: Value = None
+class MeanLayer(SumLayer):
+    """z = the mean of all elements of x, or over ``axis``; dz/dx = 1 / (elements averaged)."""
 
     def forward(self, x: Value) -> Value:
         self.x = x
-        return x if _is_scalar(x) else float(np.mean(x))
+        if self.axis is None and not self.keepdims:
+            return x if _is_scalar(x) else float(np.mean(x))
+        return _scalar(np.mean(x, axis=self.axis, keepdims=self.keepdims))
 
     def backward(self, dout: Value) -> Value:
-        if _is_scalar(self.x):
-            return dout
-        return np.full(self.x.shape, dout / self.x.size)
+        if self.axis is None and not self.keepdims:
+            if _is_scalar(self.x):
+                return dout
+            return np.full(self.x.shape, dout / self.x.size)
+        shape = np.shape(self.x)
+        count = math.prod(shape[a] for a in _axes(self.axis, len(shape)))
+        return _spread(dout / count, self.x, self.axis, self.keepdims)
+
+
+def _axes(axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    """The reduced axes, counted from 0 (the size check has refused any out of range)."""
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(a % ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+
+
+def _spread(dout: Value, x: Value, axis: int | tuple[int, ...] | None, keepdims: bool) -> Value:
+    """A reduction's gradient: ``dout`` broadcast back over the reduced axes to x's shape."""
+    shape = np.shape(x)
+    if not shape:
+        return float(dout)
+    d = np.asarray(dout, dtype=np.float64)
+    if not keepdims:
+        d = np.expand_dims(d, _axes(axis, len(shape)))
+    return np.array(np.broadcast_to(d, shape))  # a copy: a gradient may be added to in place
 
 
 class Affine:
@@ -415,3 +449,27 @@ class SoftmaxWithLoss:
             # Loss is piecewise constant in a class index: its derivative is 0 where it exists.
             dt = np.zeros(t_shape) if t_shape else 0.0
         return dx.reshape(self._x_shape), dt
+
+
+# mypy checks each layer against the protocol of its arity; a test checks every op is here.
+UNARY: tuple[type[UnaryLayer], ...] = (
+    NegLayer,
+    IdentityLayer,
+    ExpLayer,
+    LogLayer,
+    TanhLayer,
+    Relu,
+    Sigmoid,
+    SumLayer,
+    MeanLayer,
+)
+BINARY: tuple[type[BinaryLayer], ...] = (
+    AddLayer,
+    SubLayer,
+    MulLayer,
+    DivLayer,
+    PowLayer,
+    MatMulLayer,
+    SoftmaxWithLoss,
+)
+TERNARY: tuple[type[TernaryLayer], ...] = (Affine,)

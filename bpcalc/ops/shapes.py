@@ -10,18 +10,21 @@ The sizes also add up: every value and gradient is kept until the evaluation end
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from bpcalc.errors import GraphError
 from bpcalc.limits import show_bytes
+from bpcalc.ops.spec import AttrValue, Shape, ShapeError
 
 if TYPE_CHECKING:
     from bpcalc.loading.graph import Graph
 
-Shape = tuple[int, ...]
-# None: not known, because the operands do not fit; evaluation then reports the mismatch.
-ShapeRule = Callable[[Sequence[Shape]], Shape | None]
+Shapes = Sequence[Shape]
+Attributes = Mapping[str, AttrValue]
+
+# The rules, one per kind of op; OpSpec.shape names one. Each returns None when the operands
+# do not fit (evaluation then reports the mismatch) and raises ShapeError for a bad attribute.
 
 
 def _broadcast(*shapes: Shape) -> Shape | None:
@@ -52,22 +55,58 @@ def _matmul(x: Shape, y: Shape) -> Shape | None:
     return (*batch, *rows, *columns)
 
 
-def _affine(shapes: Sequence[Shape]) -> Shape | None:
+def same(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """Element-wise on one input: its shape."""
+    return shapes[0]
+
+
+def broadcast(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """Element-wise on several inputs: numpy's broadcasting."""
+    return _broadcast(*shapes)
+
+
+def scalar(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """A single number, whatever the inputs."""
+    return ()
+
+
+def matmul(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    return _matmul(shapes[0], shapes[1])
+
+
+def affine(shapes: Shapes, attrs: Attributes) -> Shape | None:
     xw = _matmul(shapes[0], shapes[1])
     return None if xw is None else _broadcast(xw, shapes[2])
 
 
-_SAME = ("neg", "identity", "exp", "log", "tanh", "relu", "sigmoid")
-_BROADCAST = ("add", "sub", "mul", "div", "pow")
-_SCALAR = ("sum", "mean", "softmax_with_loss")
+def reduction(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """``sum`` and ``mean``: the input without the reduced axes (kept as 1 with keepdims)."""
+    x = shapes[0]
+    axes = reduced_axes(attrs.get("axis"), len(x))
+    if attrs.get("keepdims", False):
+        return tuple(1 if i in axes else n for i, n in enumerate(x))
+    return tuple(n for i, n in enumerate(x) if i not in axes)
 
-RULES: dict[str, ShapeRule] = {
-    **{op: lambda shapes: shapes[0] for op in _SAME},
-    **{op: lambda shapes: _broadcast(*shapes) for op in _BROADCAST},
-    **{op: lambda shapes: () for op in _SCALAR},
-    "matmul": lambda shapes: _matmul(shapes[0], shapes[1]),
-    "affine": _affine,
-}
+
+def reduced_axes(axis: AttrValue, ndim: int) -> tuple[int, ...]:
+    """``axis`` (None for all, an int, or a tuple of them; negative from the end) as sorted
+    axes in 0..ndim-1; ShapeError when one is out of range or named twice."""
+    if axis is None:
+        return tuple(range(ndim))
+    wanted = axis if isinstance(axis, tuple) else (int(axis),)
+    axes: list[int] = []
+    for a in wanted:
+        if not -ndim <= a < ndim:
+            if ndim == 0:
+                raise ShapeError(f"axis {a} is out of range: the input is a scalar, with no axes")
+            raise ShapeError(
+                f"axis {a} is out of range for an input with {ndim} dimension"
+                f"{'s' * (ndim != 1)} (axes are {-ndim}..{ndim - 1})"
+            )
+        if a % ndim in axes:
+            raise ShapeError(f"axis {list(wanted)} names axis {a % ndim} twice")
+        axes.append(a % ndim)
+    return tuple(sorted(axes))
 
 
 # Memory an element of a tensor input or node takes: its float64 value and its gradient.
@@ -80,8 +119,12 @@ def check_sizes(graph: Graph, memory_hint: str = "") -> None:
     with ``memory_hint``)."""
     import numpy as np
 
-    if not any(isinstance(value.value, np.ndarray) for value in graph.inputs.values()):
-        return  # scalars in, scalars out: every op maps scalars to a scalar
+    from bpcalc.ops.table import OPS
+
+    if not graph.definition.has_attrs and not any(
+        isinstance(value.value, np.ndarray) for value in graph.inputs.values()
+    ):
+        return  # scalars in, scalars out: every op without attributes maps scalars to a scalar
     limit = graph.definition.limits.max_elements
     budget = graph.definition.limits.max_memory
     shapes: dict[str, Shape | None] = {
@@ -95,10 +138,13 @@ def check_sizes(graph: Graph, memory_hint: str = "") -> None:
             raise GraphError([graph.locate(name, message)])
     for node in graph.nodes:
         operands = [shapes.get(arg) if isinstance(arg, str) else () for arg in node.args]
-        rule = RULES.get(node.op)
         shape = None
-        if rule is not None and all(s is not None for s in operands):
-            shape = rule([s for s in operands if s is not None])
+        if all(s is not None for s in operands):
+            try:
+                shape = OPS[node.op].shape([s for s in operands if s is not None], node.attrs)
+            except ShapeError as err:
+                message = f"node '{node.name}': {node.op}: {err}"
+                raise GraphError([graph.locate(node.name, message)]) from None
         shapes[node.name] = shape
         if shape is not None and math.prod(shape) > limit:
             count = math.prod(shape)

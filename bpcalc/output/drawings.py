@@ -54,11 +54,13 @@ def edge_text(value: Any, digits: int | None) -> str:
     return f"{shape} [{number(low, shown)} … {number(high, shown)}]"
 
 
-def op_label(op: str) -> str:
-    """What an op node shows: the book's × for mul, the operator symbol, else the op's name."""
+def op_label(op: str, attrs: str = "") -> str:
+    """What an op node shows: the book's × for mul, the operator symbol, else the op's name,
+    with its attributes: ``sum(axis=1)``."""
     if op == "mul":
         return "×"
-    return OPS[op].symbol or op
+    label = OPS[op].symbol or op
+    return f"{label}({attrs})" if attrs else label
 
 
 # --- Graphviz DOT ---------------------------------------------------------------------------
@@ -125,7 +127,7 @@ def _names_its_value(drawing: Drawing, edge: Edge) -> bool:
 def _dot_vertex(vertex: Vertex) -> str:
     name = html_text(vertex.name)
     if vertex.kind == "op":
-        symbol = op_label(vertex.op)
+        symbol = op_label(vertex.op, vertex.attrs)
         shape = "circle" if len(symbol) <= 4 else "box, style=rounded"
         return f"shape={shape}, label=<{html_text(symbol)}>{_tooltip(vertex.name)}"
     if vertex.kind == "constant":
@@ -164,7 +166,7 @@ def to_mermaid(drawing: Drawing, *, digits: int | None = None) -> str:
     for vertex in drawing.vertices.values():
         name = mermaid_text(vertex.name)
         if vertex.kind == "op":
-            symbol = mermaid_text(op_label(vertex.op))
+            symbol = mermaid_text(op_label(vertex.op, vertex.attrs))
             shape = f'(("{symbol}"))' if len(symbol) <= 4 else f'("{symbol}")'
         else:
             shape = f'["{name}"]'
@@ -316,7 +318,7 @@ def _label(vertex: Vertex, edge: Edge, expanded: bool, digits: int | None) -> Li
     """``(×) apple_price ▸200 ◂1.1``: the vertex, then the value and gradient of its edge."""
     segments: Line = []
     if vertex.kind == "op":
-        segments.append((f"({op_label(vertex.op)}) ", ""))
+        segments.append((f"({op_label(vertex.op, vertex.attrs)}) ", ""))
     style = "dim" if vertex.kind == "constant" else "bold cyan" if vertex.kind == "op" else "cyan"
     segments.append((printable(vertex.name), style))
     if vertex.kind == "op" and not expanded:

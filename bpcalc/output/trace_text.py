@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from bpcalc.errors import printable
+from bpcalc.ops.spec import EMPTY, Attrs
 from bpcalc.ops.table import OPS
 from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, json_value, number, value_text
 
@@ -145,8 +146,8 @@ def trace_lines(trace: Trace, numbers: Numbers) -> list[Line]:
     return lines
 
 
-def _call(op: str, args: list[str]) -> str:
-    return f"{op}({', '.join(args)})"
+def _call(op: str, args: list[str], attrs: Attrs = EMPTY) -> str:
+    return f"{op}({', '.join([*args, attrs.text()] if attrs else args)})"
 
 
 def _forward_lines(step: ForwardStep, numbers: Numbers) -> list[Line]:
@@ -154,14 +155,16 @@ def _forward_lines(step: ForwardStep, numbers: Numbers) -> list[Line]:
     head: Line = [
         (number_text, "bold"),
         (shown_name(step.node), "bold cyan"),
-        (" = " + _call(step.op, [shown_name(o.name) for o in step.operands]), ""),
+        (" = " + _call(step.op, [shown_name(o.name) for o in step.operands], step.attrs), ""),
     ]
     operand_texts = [numbers.text(o.value) for o in step.operands]
     value_text = numbers.text(step.value)
-    compact = f" = {_call(step.op, operand_texts)} = {value_text}"
+    compact = f" = {_call(step.op, operand_texts, step.attrs)} = {value_text}"
     head_width = sum(cell_width(text) for text, _ in head)
     if "\n" not in compact and head_width + cell_width(compact) <= COMPACT_WIDTH:
-        return [[*head, (f" = {_call(step.op, operand_texts)} = ", ""), (value_text, "")]]
+        return [
+            [*head, (f" = {_call(step.op, operand_texts, step.attrs)} = ", ""), (value_text, "")]
+        ]
     lines = [head]
     for operand, text in zip(step.operands, operand_texts, strict=True):
         if not operand.constant:
@@ -185,7 +188,7 @@ def _backward_lines(step: BackwardStep, forward: ForwardStep, numbers: Numbers) 
     head: Line = [
         (f"({step.number}) ", "bold"),
         (shown_name(step.node), "bold cyan"),
-        (" = " + _call(step.op, [shown_name(o.name) for o in forward.operands]), ""),
+        (" = " + _call(step.op, [shown_name(o.name) for o in forward.operands], step.attrs), ""),
     ]
     dout = numbers.text(step.dout)
     if "\n" in dout:
@@ -196,7 +199,9 @@ def _backward_lines(step: BackwardStep, forward: ForwardStep, numbers: Numbers) 
     width = max(sum(cell_width(text) for text, _ in segs) for _, segs in terms)
     for term, segments in terms:
         used = sum(cell_width(text) for text, _ in segments)
-        formula = f"∂{_call(step.op, list(spec.params))}/∂{term.param} = {term.derivative}"
+        formula = (
+            f"∂{_call(step.op, list(spec.params), step.attrs)}/∂{term.param} = {term.derivative}"
+        )
         lines.append([*segments, (" " * (width - used + 3) + formula, "dim")])
         amount = numbers.text(term.amount)
         if "\n" in amount:  # a --full tensor: what is added goes below, aligned
@@ -279,6 +284,7 @@ def trace_records(trace: Trace, *, digits: int | None, full: bool) -> list[dict[
                 for o in step.operands
             ],
             "value": value(step.value),
+            **({"attrs": _json_attrs(step.attrs)} if step.attrs else {}),
         }
         for step in trace.forward
     ]
@@ -303,7 +309,13 @@ def trace_records(trace: Trace, *, digits: int | None, full: bool) -> list[dict[
                 }
                 for t in step.terms
             ],
+            **({"attrs": _json_attrs(step.attrs)} if step.attrs else {}),
         }
         for step in trace.backward
     ]
     return records
+
+
+def _json_attrs(attrs: Attrs) -> dict[str, Any]:
+    """Attributes as JSON: lists for tuples of axes."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.items()}

@@ -1,0 +1,245 @@
+"""What an op is: ``OpSpec``, its typed ``Attribute``s, and the frozen ``Attrs`` a node carries.
+
+Pure Python on purpose (no numpy): `bpcalc --help`, the loader and error hints read the specs.
+Everything else bpcalc says or checks about an op (``bpcalc ops``, docs/ops.md, validation,
+``--exact``, ``--batch``, export, the size check) is derived from these fields.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from bpcalc.errors import did_you_mean
+
+if TYPE_CHECKING:
+    from bpcalc.ops.protocol import LayerClass
+
+Shape = tuple[int, ...]
+AttrValue = int | float | bool | tuple[int, ...] | None
+# Input shapes and the node's attributes -> the result's shape; None when the operands do not
+# fit (evaluation then reports the mismatch); raises ShapeError for an attribute out of range.
+ShapeRule = Callable[[Sequence[Shape], Mapping[str, AttrValue]], Shape | None]
+
+# What each attribute type accepts, as messages word it.
+KINDS = {
+    "int": "a whole number",
+    "bool": "true or false",
+    "float": "a number",
+    "axes": "a whole number or a list of whole numbers",
+    "ints": "a list of whole numbers",
+}
+
+
+class AttrProblem(ValueError):
+    """An attribute value that does not fit its type or range; the message says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ShapeError(ValueError):
+    """Input shapes that an op's attributes do not fit, such as an axis beyond ``ndim``."""
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A typed, named constant of an op: ``sum(x, axis=1)``; ``default`` when not given."""
+
+    name: str
+    kind: str  # a key of KINDS
+    default: AttrValue
+    help: str
+    check: Callable[[AttrValue], str | None] | None = None  # why a value is out of range
+
+    @property
+    def signature(self) -> str:
+        """``axis=None``, as a Python signature writes it."""
+        return f"{self.name}={attr_text(self.default)}"
+
+    def read(self, op: str, raw: object, shown: str) -> AttrValue:
+        """The checked value of ``raw`` (a number, bool, None or list, already parsed)."""
+        value = self._typed(raw)
+        if value is _WRONG:
+            raise AttrProblem(
+                f"attribute '{self.name}' of {op} expects {KINDS[self.kind]}, got {shown}"
+            )
+        checked = cast(AttrValue, value)
+        why = self.check(checked) if self.check is not None else None
+        if why:
+            raise AttrProblem(f"attribute '{self.name}' of {op} {why}, got {shown}")
+        return checked
+
+    def _typed(self, raw: object) -> object:
+        if raw is None and self.default is None:
+            return None
+        if self.kind == "bool":
+            return raw if isinstance(raw, bool) else _WRONG
+        if self.kind == "int":
+            return raw if _is_int(raw) else _WRONG
+        if self.kind == "float":
+            return (
+                float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else _WRONG
+            )
+        if isinstance(raw, list | tuple):
+            return tuple(raw) if all(map(_is_int, raw)) else _WRONG
+        if self.kind == "axes" and _is_int(raw):
+            return raw
+        return _WRONG
+
+
+_WRONG = object()
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def attr_text(value: AttrValue) -> str:
+    """A value as Python source: ``1``, ``[0, 1]``, ``True``, ``None``."""
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return repr(value)
+
+
+_INT = re.compile(r"[+-]?\d[\d_]*")
+_FLOAT = re.compile(r"[+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?")
+_WORDS: dict[str, AttrValue] = {
+    "true": True,
+    "True": True,
+    "false": False,
+    "False": False,
+    "null": None,
+    "None": None,
+    "~": None,
+}
+
+
+def from_text(raw: object) -> object:
+    """A value of the explicit form (YAML and JSON scalars arrive as their text) as Python data:
+    ``"1"`` is 1, ``"true"`` is True, ``["0", "1"]`` is [0, 1]; other text stays text."""
+    if isinstance(raw, list):
+        return [from_text(item) for item in raw]
+    if not isinstance(raw, str):
+        return raw  # JSON's true, false and null arrive as Python values
+    text = raw.strip()
+    if text in _WORDS:
+        return _WORDS[text]
+    if _INT.fullmatch(text) and len(text) < 100:
+        return int(text.replace("_", ""))
+    if _FLOAT.fullmatch(text) and len(text) < 100:
+        return float(text.replace("_", ""))
+    return raw
+
+
+class Attrs(Mapping[str, AttrValue]):
+    """A node's attributes as written, frozen and hashable: equal sub-expressions with equal
+    attributes are one node, and ``sum(x, axis=0)`` and ``sum(x, axis=1)`` are two."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, AttrValue]] = ()) -> None:
+        self._items = tuple(items)
+
+    def __getitem__(self, key: str) -> AttrValue:
+        for name, value in self._items:
+            if name == key:
+                return value
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Attrs):
+            return frozenset(self._items) == frozenset(other._items)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Attrs({dict(self._items)!r})"
+
+    def text(self) -> str:
+        """``axis=1, keepdims=True``, in the order written."""
+        return ", ".join(f"{name}={attr_text(value)}" for name, value in self._items)
+
+    def python(self) -> str:
+        """``axis=(0, 1), keepdims=True``: keyword arguments for a layer, as Python source."""
+        return ", ".join(
+            f"{name}={tuple(value)!r}" if isinstance(value, tuple) else f"{name}={value!r}"
+            for name, value in self._items
+        )
+
+
+EMPTY = Attrs()
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """Everything bpcalc knows about one op; see docs/adding-an-op.md."""
+
+    name: str
+    layer: str  # class name in bpcalc.ops.layers
+    params: tuple[str, ...]  # forward() argument names, in order
+    formula: str  # forward, in terms of params
+    derivatives: tuple[str, ...]  # one local derivative per param
+    shape: ShapeRule  # the result's shape, checked before evaluating (bpcalc.ops.shapes)
+    notes: str = ""
+    attributes: tuple[Attribute, ...] = ()  # keyword constants, passed to the layer's __init__
+    elementwise: bool = False  # row i of the result depends on row i of the inputs (--batch)
+    exact_layer: str = ""  # class name in bpcalc.ops.exact; "" when not exact over the rationals
+    exact_note: str = ""  # a limit of the exact layer, shown in --exact's help
+    symbol: str = ""  # infix (two params) or prefix (one) operator in expressions, if any
+
+    @property
+    def arity(self) -> int:
+        return len(self.params)
+
+    @property
+    def exact(self) -> bool:
+        """Whether ``--exact`` accepts the op: it has an exact layer."""
+        return bool(self.exact_layer)
+
+    @property
+    def attribute_names(self) -> tuple[str, ...]:
+        return tuple(attribute.name for attribute in self.attributes)
+
+    def attribute(self, name: str) -> Attribute | None:
+        return next((a for a in self.attributes if a.name == name), None)
+
+    def signature(self) -> str:
+        """``x, axis=None, keepdims=False``: the params, then the attributes with defaults."""
+        return ", ".join([*self.params, *(a.signature for a in self.attributes)])
+
+    def unknown_attribute(self, name: str) -> str:
+        """The message for an attribute this op does not have."""
+        return (
+            f"{self.name}() has no attribute '{name}'{did_you_mean(name, self.attribute_names)}; "
+            f"its attributes are {_and(self.attribute_names)}"
+        )
+
+    def layer_class(self) -> LayerClass:
+        """The float layer class, imported on first use (it needs numpy)."""
+        cls: LayerClass = getattr(importlib.import_module("bpcalc.ops.layers"), self.layer)
+        return cls
+
+    def exact_layer_class(self) -> LayerClass:
+        """The exact layer class (bounded in size); KeyError when the op is not exact."""
+        if not self.exact:
+            raise KeyError(self.name)
+        exact = importlib.import_module("bpcalc.ops.exact")
+        cls: LayerClass = exact.EXACT_LAYERS[self.name]
+        return cls
+
+
+def _and(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
