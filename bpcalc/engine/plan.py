@@ -46,7 +46,7 @@ def evaluate(
         raise UsageProblem(graph.unknown_name_message(target))
     import numpy as np
 
-    from bpcalc.ops.shapes import check_sizes
+    from bpcalc.engine.sizes import check_sizes
 
     # Before allocating: a broadcast can be far larger than its inputs.
     check_sizes(graph, memory_hint)
