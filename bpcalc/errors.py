@@ -183,12 +183,18 @@ class CannotOpen(BpcalcError):
 
 
 class UsageProblem(BpcalcError):
-    """The command line asks for something that does not exist (exit 2)."""
+    """The caller asks for something that does not exist (exit 2).
+
+    ``about`` names the argument of the library call that was wrong (``"wrt"``, ``"of"``,
+    ``"sets"``): the message is in the graph's terms, and the command line puts the option
+    that argument came from in front of it (``--wrt: ...``).
+    """
 
     exit_status = ExitStatus.USAGE
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, about: str | None = None) -> None:
         super().__init__([Diagnostic(message, file="bpcalc")])
+        self.about = about
 
     def render(self) -> str:
         return printable(f"Error: {self.diagnostics[0].message}")

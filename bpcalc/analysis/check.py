@@ -161,20 +161,24 @@ def _max(values: Any) -> float:
 
 
 def inputs_to_check(graph: Graph, wrt: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The inputs to perturb and the ones skipped for ``grad: false``; --wrt errors exit 2."""
+    """The inputs to perturb and the ones skipped for ``grad: false``; a bad name in ``wrt``
+    is a UsageProblem about it (exit 2)."""
     for name in wrt:
         if name in graph.inputs:
             if not graph.inputs[name].grad:
                 raise UsageProblem(
-                    f"--wrt: input '{name}' has 'grad: false', so it has no gradient to check"
+                    f"input '{name}' has 'grad: false', so it has no gradient to check",
+                    about="wrt",
                 )
         elif name in graph.names:
             raise UsageProblem(
-                f"--wrt: '{name}' is a node; check perturbs inputs "
-                f"(use --of to differentiate another node)"
+                f"'{name}' is a node; check perturbs inputs "
+                f"(use --of to differentiate another node)",
+                about="wrt",
             )
         else:
-            raise UsageProblem(f"--wrt: no input named '{name}'{did_you_mean(name, graph.inputs)}")
+            message = f"no input named '{name}'{did_you_mean(name, graph.inputs)}"
+            raise UsageProblem(message, about="wrt")
     names = list(dict.fromkeys(wrt)) if wrt else list(graph.inputs)
     skipped = [n for n in graph.inputs if not graph.inputs[n].grad and not wrt]
     chosen = [n for n in names if graph.inputs[n].grad]

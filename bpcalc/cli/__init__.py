@@ -28,11 +28,18 @@ from bpcalc.cli.options import (
 from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem
 from bpcalc.ops.table import OPS
 
+# The option each argument of the library's calls comes from, named in front of a message
+# about that argument (UsageProblem.about): "--wrt: no input named 'x'".
+OPTION_OF_ARGUMENT = {"wrt": "--wrt", "of": "--of", "sets": "--set"}
+
 
 class ReportedError(click.ClickException):
     """A bpcalc error on its way out: its own text on stderr, its own exit code."""
 
     def __init__(self, error: BpcalcError) -> None:
+        if isinstance(error, UsageProblem) and error.about in OPTION_OF_ARGUMENT:
+            message = error.diagnostics[0].message
+            error = UsageProblem(f"{OPTION_OF_ARGUMENT[error.about]}: {message}")
         super().__init__(error.render())
         self.exit_code = int(error.exit_status)  # type: ignore[misc]
 

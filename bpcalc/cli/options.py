@@ -272,7 +272,10 @@ def _parse_sets(
         if not sep or not name:
             raise UsageProblem(f"--set expects NAME=VALUE, got '{item}'")
         if name not in graph.inputs:
-            raise UsageProblem(f"--set: {graph.unknown_name_message(name, inputs_only=True)}")
+            message = graph.unknown_name_message(name, inputs_only=True)
+            if name in graph.names:
+                message += "; --set only changes inputs"
+            raise UsageProblem(f"--set: {message}")
         if name in values:  # as a duplicate key in a graph file: never the last one silently
             raise UsageProblem(f"--set {name}: set twice; give each input one --set")
         try:

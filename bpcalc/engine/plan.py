@@ -43,7 +43,7 @@ def evaluate(
     """
     target = graph.output if of is None else canonical_name(of)
     if target not in graph.inputs and target not in graph.node_by_name:
-        raise UsageProblem(graph.unknown_name_message(target))
+        raise UsageProblem(graph.unknown_name_message(target), about="of")
     import numpy as np
 
     from bpcalc.engine.sizes import check_sizes

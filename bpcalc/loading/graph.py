@@ -49,7 +49,7 @@ class Graph:
         values = {canonical_name(name): value for name, value in values.items()}
         for name in values:
             if name not in self.inputs:
-                raise UsageProblem(self.unknown_name_message(name, inputs_only=True))
+                raise UsageProblem(self.unknown_name_message(name, inputs_only=True), about="sets")
         return replace(self, inputs={**self.inputs, **values})
 
     def unknown_name_message(self, name: str, *, inputs_only: bool = False) -> str:
@@ -57,7 +57,7 @@ class Graph:
         kind = "input" if inputs_only else "input or node"
         hint = did_you_mean(name, choices)
         if not hint and inputs_only and name in self.names:
-            return f"'{name}' is a node, not an input; --set only changes inputs"
+            return f"'{name}' is a node, not an input"
         return f"no {kind} named '{name}' in {self.definition.source.name}{hint}"
 
     def locate(self, name: str, message: str) -> Diagnostic:
