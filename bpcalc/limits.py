@@ -20,6 +20,10 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
+# Rows of a --batch file (or points of a sweep) evaluated at once (--chunk-size): the memory
+# an evaluation takes grows with it.
+DEFAULT_CHUNK_SIZE = 65536
+
 
 def show_bytes(size: int, *, up: bool = False) -> str:
     """A size for a message: ``2 GiB``, ``1.5 MiB``, ``900 bytes``; rounded down, or up

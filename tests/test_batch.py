@@ -632,12 +632,12 @@ class TestProgressBar:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """stderr a terminal, stdout redirected: the bar reports the rows done."""
-        from bpcalc.analysis.batch import _Progress
+        from bpcalc.output.progress import BatchProgress
 
         stderr = self.FakeTerminal()
         monkeypatch.setattr(sys, "stderr", stderr)
         monkeypatch.setattr(sys, "stdout", io.StringIO())
-        with _Progress(100) as progress:
+        with BatchProgress(100) as progress:
             progress.advance_bytes(100)
             progress.advance_rows(1234)
         assert "1,234 rows" in stderr.getvalue()
@@ -648,11 +648,11 @@ class TestProgressBar:
         self, monkeypatch: pytest.MonkeyPatch, stderr_tty: bool, stdout_tty: bool
     ) -> None:
         """A piped stderr, or rows printed on the terminal, get no bar."""
-        from bpcalc.analysis.batch import _Progress
+        from bpcalc.output.progress import BatchProgress
 
         stderr = self.FakeTerminal() if stderr_tty else io.StringIO()
         monkeypatch.setattr(sys, "stderr", stderr)
         monkeypatch.setattr(sys, "stdout", self.FakeTerminal() if stdout_tty else io.StringIO())
-        with _Progress(100) as progress:
+        with BatchProgress(100) as progress:
             progress.advance_rows(1234)
         assert stderr.getvalue() == ""

@@ -1,25 +1,22 @@
-"""``run --batch FILE`` and ``grad --batch FILE``: one graph, many rows of input values.
+"""Batch evaluation: one graph, many rows of input values, evaluated a chunk at a time.
 
 Every row of a chunk is evaluated at once: each input with a column becomes a float64 vector
 and the graph runs forward and backward once per chunk, so a row costs numpy's time, not
 Python's. That is exact only for graphs whose ops work element by element; ops that mix rows
-(sum, mean, matmul, affine, softmax_with_loss) and tensor inputs are refused. Rows are read,
-evaluated and written chunk by chunk, so memory stays flat however long the file is.
+(sum, mean, matmul, affine, softmax_with_loss) and tensor inputs are refused. Plain data in and
+out: reading the rows, writing them and the progress bar are the caller's (``bpcalc.cli.batch``
+for ``run --batch`` and ``grad --batch``, ``bpcalc.cli.sweep``).
 
-This module is imported by the CLI at start-up: numpy and rich are imported inside functions.
+numpy is imported inside functions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import click
-
-from bpcalc.cli.options import DEFAULT_CHUNK_SIZE
-from bpcalc.errors import UsageProblem, printable
+from bpcalc.errors import UsageProblem
 from bpcalc.ops.table import ELEMENTWISE_OPS
 
 if TYPE_CHECKING:
@@ -27,9 +24,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from bpcalc.loading.graph import Graph
-    from bpcalc.loading.rows import Chunk, RowError
-
-F = TypeVar("F", bound=Callable[..., Any])
+    from bpcalc.loading.rows import BadRow, Chunk, RowError
 
 # ELEMENTWISE_OPS (from the op table): ops whose row i of the result depends on row i of their
 # inputs only, as OpSpec.elementwise says.
@@ -119,59 +114,6 @@ def _check_elementwise(graph: Graph) -> None:
             )
 
 
-# --- the command -----------------------------------------------------------------------------
-
-
-@dataclass
-class _NonFinite:
-    """Rows whose output or gradient is NaN or infinite: how many, and the first one."""
-
-    count: int = 0
-    first_line: int = 0
-    what: str = ""
-
-
-def run_batch(params: dict[str, Any], *, wrt: Sequence[str] | None = None) -> None:
-    """Evaluate the graph once per row of the --batch file and write one row per row."""
-    from bpcalc.cli.options import limits_from, load_graph
-    from bpcalc.output.formats import resolve
-
-    click.get_current_context().meta["bpcalc.debug"] = params["debug"]
-    click.get_current_context().meta["bpcalc.analysis.batch"] = True  # for the out-of-memory hint
-    if params["batch"] == "-" and params["graph"] == "-":
-        raise UsageProblem("GRAPH and --batch cannot both be '-' (stdin)")
-    graph = load_graph(
-        params["graph"],
-        params["sets"],
-        limits_from(params),
-        params["allow_outside_files"],
-        params.get("base_dir"),
-    )
-    fmt = resolve(params["fmt"])
-    with _open_rows(params["batch"]) as (stream, name, size), _Progress(size) as progress:
-        from bpcalc.loading.rows import RowReader
-
-        reader = RowReader(
-            stream,
-            name,
-            fmt=params["batch_format"],
-            chunk_size=params["chunk_size"] or DEFAULT_CHUNK_SIZE,
-            on_bytes=progress.advance_bytes,
-        )
-        check_columns(graph, reader.columns, name, params["sets"])
-        evaluator = BatchEvaluator(graph, reader.columns, of=params["of"], wrt=wrt)
-        evaluator.memory_hint = "; a smaller --chunk-size evaluates fewer rows at once"
-        stream_rows(
-            reader,
-            evaluator,
-            fmt=fmt,
-            digits=params["digits"],
-            strict=params["strict"],
-            skip_bad=params["skip_bad"],
-            progress=progress,
-        )
-
-
 def check_columns(graph: Graph, columns: Sequence[str], file: str, sets: Sequence[str]) -> None:
     """Every column names an input, once, and no input has both a column and a --set."""
     from bpcalc.loading.rows import ColumnError
@@ -197,58 +139,82 @@ def check_columns(graph: Graph, columns: Sequence[str], file: str, sets: Sequenc
             raise UsageProblem(f"--set {name}: '{name}' is also a column of {file}; drop one")
 
 
-def stream_rows(
-    reader: Any,
-    evaluator: BatchEvaluator,
-    *,
-    fmt: str,
-    digits: int | None,
-    strict: bool,
-    skip_bad: bool,
-    progress: Any = None,
-) -> None:
-    """Read, evaluate and write chunk by chunk; stop at a bad row unless skip_bad."""
-    import sys
+# --- chunk by chunk --------------------------------------------------------------------------
 
-    from bpcalc.loading.rows import RowError
-    from bpcalc.output.rows import RowWriter
 
-    name = reader.name
-    out = _binary_stdout()
-    writer = RowWriter([*reader.columns, *evaluator.output_columns], fmt, digits=digits, out=out)
-    non_finite = _NonFinite()
-    try:
-        writer.start()
-        for chunk in reader.chunks():
-            stop: RowError | None = None
-            if chunk.bad and not skip_bad:
-                first = chunk.bad[0]
-                stop = RowError(name, first.line, first.message)
-                chunk = _head(chunk, first.before)
-            for bad in chunk.bad if skip_bad else ():
-                sys.stderr.write(f"{name}:{bad.line}: {printable(bad.message)} (row skipped)\n")
-            if chunk.data.shape[0]:
-                results = evaluator.evaluate(chunk.data)
-                limit = _check_finite(chunk, results, evaluator, non_finite)
-                if strict and limit is not None:
-                    # The first non-finite row comes before any bad row left in this chunk.
-                    stop = _not_finite_error(name, non_finite)
-                    chunk, results = _head(chunk, limit), [r[:limit] for r in results]
-                columns = [chunk.data[:, j] for j in range(chunk.data.shape[1])]
-                writer.write([*columns, *results])
-            if progress is not None:
-                progress.advance_rows(chunk.data.shape[0])
-            if stop is not None:
-                raise stop
-    except BrokenPipeError:
-        _silence_stdout()
-        return
-    if non_finite.count and not strict:
-        rows = "row has" if non_finite.count == 1 else "rows have"
-        sys.stderr.write(
-            f"{name}:{non_finite.first_line}: warning: {non_finite.count:,} {rows} a value or "
-            f"gradient that is not finite (first here: {non_finite.what})\n"
+@dataclass
+class NonFinite:
+    """Rows whose output or gradient is NaN or infinite: how many, and the first one."""
+
+    count: int = 0
+    first_line: int = 0
+    what: str = ""
+
+    def error(self, file: str) -> RowError:
+        """The first such row as an error (--strict)."""
+        from bpcalc.loading.rows import RowError
+
+        return RowError(file, self.first_line, f"{self.what} is not finite (--strict)")
+
+    def warning(self, file: str) -> str | None:
+        """One line saying how many rows had one and where the first was; None if none."""
+        if not self.count:
+            return None
+        rows = "row has" if self.count == 1 else "rows have"
+        return (
+            f"{file}:{self.first_line}: warning: {self.count:,} {rows} a value or "
+            f"gradient that is not finite (first here: {self.what})"
         )
+
+
+class ChunkEvaluation:
+    """Evaluates the chunks of one row source in turn and keeps count of non-finite rows.
+
+    For each chunk, ``cut`` first takes the rows to evaluate (up to the first bad row unless
+    ``skip_bad``), then ``evaluate`` gives the columns to write for them; ``stop`` is then the
+    error to raise once they are written (a bad row, or with ``strict`` a non-finite one).
+    """
+
+    def __init__(
+        self, evaluator: BatchEvaluator, file: str, *, strict: bool, skip_bad: bool
+    ) -> None:
+        self.evaluator = evaluator
+        self.file = file
+        self.strict = strict
+        self.skip_bad = skip_bad
+        self.non_finite = NonFinite()
+        self.stop: RowError | None = None
+
+    def cut(self, chunk: Chunk) -> tuple[Chunk, list[BadRow]]:
+        """The rows of ``chunk`` to evaluate, and the bad rows to report as skipped."""
+        from bpcalc.loading.rows import RowError
+
+        self.stop = None
+        if self.skip_bad:
+            return chunk, list(chunk.bad)
+        if chunk.bad:
+            first = chunk.bad[0]
+            self.stop = RowError(self.file, first.line, first.message)
+            chunk = _head(chunk, first.before)
+        return chunk, []
+
+    def evaluate(self, chunk: Chunk) -> list[NDArray[np.float64]]:
+        """The input columns and then the evaluator's output columns, one entry per row of
+        ``chunk`` (with ``strict``, only the rows before the first non-finite one); no
+        columns for a chunk without rows."""
+        if not chunk.data.shape[0]:
+            return []
+        results = self.evaluator.evaluate(chunk.data)
+        limit = _check_finite(chunk, results, self.evaluator, self.non_finite)
+        if self.strict and limit is not None:
+            # The first non-finite row comes before any bad row left in this chunk.
+            self.stop = self.non_finite.error(self.file)
+            chunk, results = _head(chunk, limit), [r[:limit] for r in results]
+        return [*(chunk.data[:, j] for j in range(chunk.data.shape[1])), *results]
+
+    def warning(self) -> str | None:
+        """After the last chunk: the warning about non-finite rows, if any (not with strict)."""
+        return None if self.strict else self.non_finite.warning(self.file)
 
 
 def _head(chunk: Chunk, rows: int) -> Chunk:
@@ -258,7 +224,7 @@ def _head(chunk: Chunk, rows: int) -> Chunk:
 
 
 def _check_finite(
-    chunk: Chunk, results: list[Any], evaluator: BatchEvaluator, seen: _NonFinite
+    chunk: Chunk, results: list[Any], evaluator: BatchEvaluator, seen: NonFinite
 ) -> int | None:
     """Count rows with a non-finite result; the index of the first one in this chunk."""
     import numpy as np
@@ -277,120 +243,3 @@ def _check_finite(
         seen.what = f"{culprit} = {float(results[names.index(culprit)][first])!r}"
     seen.count += int(bad.size)
     return first
-
-
-def _not_finite_error(name: str, seen: _NonFinite) -> RowError:
-    from bpcalc.loading.rows import RowError
-
-    return RowError(name, seen.first_line, f"{seen.what} is not finite (--strict)")
-
-
-# --- input, output, progress -----------------------------------------------------------------
-
-
-@contextmanager
-def _open_rows(path: str) -> Iterator[tuple[Any, str, int | None]]:
-    """The --batch file as a binary stream, its name for messages, and its size if known."""
-    import os
-    import sys
-
-    from bpcalc.errors import CannotOpen
-
-    if path == "-":
-        yield sys.stdin.buffer, "<stdin>", None
-        return
-    try:
-        file = open(path, "rb", buffering=0)  # noqa: SIM115 (closed below)
-    except OSError as err:
-        reason = "it is a folder" if os.path.isdir(path) else (err.strerror or str(err))
-        raise CannotOpen(f"--batch: cannot open '{path}': {reason}") from None
-    with file:
-        yield file, path, os.fstat(file.fileno()).st_size or None
-
-
-def _binary_stdout() -> Any:
-    import sys
-
-    sys.stdout.flush()
-    return getattr(sys.stdout, "buffer", None) or _TextAsBinary(sys.stdout)
-
-
-class _TextAsBinary:
-    """A text stream that takes bytes (for a stdout that has no binary buffer)."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-
-    def write(self, data: bytes) -> None:
-        self.stream.write(data.decode("utf-8"))
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-
-def _silence_stdout() -> None:
-    """After the reader of our stdout went away (``| head``): no error, no more output."""
-    import os
-    import sys
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
-class _Progress:
-    """A rich progress bar on stderr with rows per second, when stderr is a terminal and
-    stdout is not (on a terminal the rows themselves show the progress)."""
-
-    def __init__(self, total_bytes: int | None) -> None:
-        import sys
-
-        self.total = total_bytes
-        self.rows = 0
-        self._bar: Any = None
-        self._task: Any = None
-        self._enabled = sys.stderr.isatty() and not sys.stdout.isatty()
-
-    def __enter__(self) -> _Progress:
-        if not self._enabled:
-            return self
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("[bold]batch"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[rows]:,} rows, {task.fields[rate]} rows/s"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-            redirect_stdout=False,  # rows go to stdout untouched, never through rich
-            redirect_stderr=False,
-        )
-        self._bar.__enter__()
-        self._task = self._bar.add_task("batch", total=self.total, rows=0, rate="—")
-        return self
-
-    def advance_bytes(self, count: int) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task, count)
-
-    def advance_rows(self, count: int) -> None:
-        self.rows += count
-        if self._bar is not None:
-            elapsed = self._bar.tasks[0].elapsed or 0.0
-            rate = f"{self.rows / elapsed:,.0f}" if elapsed > 0 else "—"
-            self._bar.update(self._task, rows=self.rows, rate=rate)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)

@@ -1,8 +1,10 @@
-"""``bpcalc sweep``: the output and its gradients over evenly spaced values of one or two inputs.
+"""Sweep evaluation: the output and its gradients over evenly spaced values of one or two inputs.
 
 A spec ``NAME=START:STOP:COUNT`` gives COUNT values from START to STOP (``:log`` spaces them
 evenly on a log scale); two specs give every pair (the first input in the outer loop). The
-points are evaluated with the --batch machinery, so a sweep of a million points is one pass.
+points are evaluated with the --batch machinery (bpcalc.analysis.batch), so a sweep of a
+million points is one pass. This module parses and checks specs, makes the grid, evaluates it
+and marks the notable points; its chart is drawn by bpcalc.output.sweep_chart.
 """
 
 from __future__ import annotations
@@ -21,11 +23,9 @@ if TYPE_CHECKING:
     from bpcalc.analysis.batch import BatchEvaluator
     from bpcalc.loading.graph import Graph
     from bpcalc.loading.rows import Chunk
-    from bpcalc.output.chart import Chart
 
 SPEC_FORM = "NAME=START:STOP:COUNT[:log]"
 _SPEC = re.compile(r"^\s*([^=\s]+)\s*=([^:]*):([^:]*):([^:]*)(?::(\w*))?\s*$")
-_MAX_SERIES = 8
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,8 @@ def evaluate_all(specs: list[SweepSpec], evaluator: BatchEvaluator, chunk_size: 
     return SweepResult(specs, points, evaluator.output_columns, results)
 
 
-def _signs(values: Any) -> Any:
+def finite_signs(values: Any) -> Any:
+    """-1, 0 or 1 per value; NaN where the value is not finite."""
     import numpy as np
 
     return np.where(np.isfinite(values), np.sign(values), np.nan)
@@ -189,7 +190,7 @@ def marks(result: SweepResult) -> list[str]:
         column = f"d_{spec.name}"
         if column not in result.names:
             continue
-        signs = _signs(result.column(column)).reshape(shape)
+        signs = finite_signs(result.column(column)).reshape(shape)
         before = np.take(signs, range(0, shape[axis] - 1), axis=axis)
         after = np.take(signs, range(1, shape[axis]), axis=axis)
         changed = (before != after) & np.isfinite(before) & np.isfinite(after)
@@ -200,65 +201,3 @@ def marks(result: SweepResult) -> list[str]:
             old, new = float(before[index]), float(after[index])
             notes[i].append(f"{column}: {_SIGN_TEXT[old]} → {_SIGN_TEXT[new]}")
     return ["; ".join(items) for items in notes]
-
-
-def chart(result: SweepResult, *, graph_name: str) -> Chart:
-    """Output and d(output)/d(first swept input) against that input; one series per value of
-    the second input, if any (at most 8, evenly picked)."""
-    import numpy as np
-
-    from bpcalc.output.chart import Chart, Panel, Series
-    from bpcalc.output.numbers import number
-
-    first = result.specs[0]
-    output = result.names[0]
-    shape = tuple(spec.count for spec in result.specs)
-    gradient_name = f"d_{first.name}"
-    has_gradient = gradient_name in result.names
-    note = ""
-    if len(result.specs) == 1:
-        picks = [None]
-    else:
-        second = result.specs[1]
-        count = second.count
-        picks = list(
-            np.unique(np.linspace(0, count - 1, min(count, _MAX_SERIES)).round()).astype(int)
-        )
-        if len(picks) < count:
-            note = f"showing {len(picks)} of {count} values of {second.name}"
-    x = first.values()
-    output_series, gradient_series = [], []
-    output_values = result.column(output).reshape(shape)
-    gradient_values = result.column(gradient_name).reshape(shape) if has_gradient else None
-    for pick in picks:
-        if pick is None:
-            label, where = "", (slice(None),)
-        else:
-            value = result.specs[1].values()[pick]
-            label, where = f"{result.specs[1].name} = {number(value, 4)}", (slice(None), pick)
-        output_series.append(Series(label, output_values[where]))
-        if gradient_values is not None:
-            gradient_series.append(Series(label, gradient_values[where]))
-    panels = [Panel(output, output_series)]
-    if gradient_values is not None:
-        changes = _sign_change_positions(x, [s.y for s in gradient_series], first.log)
-        panels.append(Panel(f"d {output} / d {first.name}", gradient_series, changes))
-    return Chart(
-        f"{graph_name}: {output} over {first.name}", x, first.name, panels, first.log, note
-    )
-
-
-def _sign_change_positions(x: Any, gradients: list[Any], log: bool) -> list[float]:
-    """x halfway between consecutive points whose gradients have different signs."""
-    import math
-
-    import numpy as np
-
-    positions = set()
-    for g in gradients:
-        signs = _signs(g)
-        changed = (signs[:-1] != signs[1:]) & np.isfinite(signs[:-1]) & np.isfinite(signs[1:])
-        for i in np.flatnonzero(changed).tolist():
-            a, b = float(x[i]), float(x[i + 1])
-            positions.add(math.sqrt(a * b) if log else (a + b) / 2)
-    return sorted(positions)

@@ -200,12 +200,18 @@ def run(params: dict[str, Any]) -> None:
     from bpcalc.output.reports import print_run
 
     if batch_requested(params):
-        from bpcalc.analysis.batch import run_batch
+        from bpcalc.cli.batch import run_batch
 
         _refuse_exact_batch(params)
         return run_batch(params)
     graph, evaluation = evaluate_graph(params)
-    print_run(graph, evaluation, fmt=params["fmt"], digits=params["digits"])
+    print_run(
+        graph,
+        evaluation,
+        fmt=params["fmt"],
+        digits=params["digits"],
+        excel_safe=params["excel_safe"],
+    )
 
 
 @cli.command(context_settings=CONTEXT)
@@ -235,7 +241,7 @@ def grad(params: dict[str, Any]) -> None:
     from bpcalc.output.reports import print_grad
 
     if batch_requested(params):
-        from bpcalc.analysis.batch import run_batch
+        from bpcalc.cli.batch import run_batch
 
         _refuse_exact_batch(params)
         return run_batch(params, wrt=params["wrt"])
@@ -245,7 +251,13 @@ def grad(params: dict[str, Any]) -> None:
             raise UsageProblem(f"--wrt: {graph.unknown_name_message(name)}")
         if evaluation.grads[name] is None:
             raise UsageProblem(f"--wrt: input '{name}' has 'grad: false', so it has no gradient")
-    print_grad(evaluation, params["wrt"], fmt=params["fmt"], digits=params["digits"])
+    print_grad(
+        evaluation,
+        params["wrt"],
+        fmt=params["fmt"],
+        digits=params["digits"],
+        excel_safe=params["excel_safe"],
+    )
 
 
 def _refuse_exact_batch(params: dict[str, Any]) -> None:

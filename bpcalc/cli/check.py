@@ -119,7 +119,7 @@ def check(params: dict[str, Any]) -> None:
     else:
         result = check_gradients(graph, evaluation, **kwargs)
     _warn_kinks(graph, result)
-    print_check(result, fmt=params["fmt"], digits=params["digits"])
+    print_check(result, fmt=params["fmt"], digits=params["digits"], excel_safe=params["excel_safe"])
     if not result.passed:
         failed = [
             f"{c.name} ({len(c.failures)} of {c.checked} checked element{'s' * (c.checked != 1)})"
@@ -163,14 +163,21 @@ def _warn_kinks(graph: Graph, result: CheckResult) -> None:
 # --- output --------------------------------------------------------------------------------
 
 
-def print_check(result: CheckResult, *, fmt: str, digits: int | None) -> None:
+def print_check(
+    result: CheckResult, *, fmt: str, digits: int | None, excel_safe: bool = False
+) -> None:
     from bpcalc.output.formats import resolve, write_json, write_rows
 
     fmt = resolve(fmt)
     if fmt == "json":
         write_json(check_document(result, digits))
     elif fmt in ("tsv", "csv"):
-        write_rows((_row(c, digits) for c in result.inputs), fmt, header=TSV_HEADER)
+        write_rows(
+            (_row(c, digits) for c in result.inputs),
+            fmt,
+            header=TSV_HEADER,
+            excel_safe=excel_safe,
+        )
     else:
         _print_table(result, digits)
 

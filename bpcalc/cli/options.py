@@ -151,18 +151,11 @@ def digits_option(
     return click.option("--digits", type=click.IntRange(1, 17), metavar="N", help=help)
 
 
-def _set_excel_safe(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.meta["bpcalc.excel_safe"] = True  # read by bpcalc.output.formats.excel_safe
-
-
 def excel_safe_option(func: F) -> F:
     """``--excel-safe``: names and headers in CSV/TSV that spreadsheets cannot run."""
     return click.option(
         "--excel-safe",
         is_flag=True,
-        expose_value=False,
-        callback=_set_excel_safe,
         help="In CSV and TSV, put ' before a name or header beginning with = + - @ (or a tab or "
         "CR), so that a spreadsheet shows it as text instead of running it as a formula.",
     )(func)
@@ -338,14 +331,15 @@ def pass_params(func: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-# --- --batch (the evaluation itself is in bpcalc.analysis.batch, imported only when used) ------
+# --- --batch (run by bpcalc.cli.batch, imported only when used) --------------------------------
 
-DEFAULT_CHUNK_SIZE = 65536
 _BATCH_ONLY = (("batch_format", "auto", "--batch-format"), ("chunk_size", None, "--chunk-size"))
 
 
 def batch_options(func: F) -> F:
     """--batch FILE and the options that go with it."""
+    from bpcalc.limits import DEFAULT_CHUNK_SIZE
+
     options = [
         click.option(
             "--batch",

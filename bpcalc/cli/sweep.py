@@ -64,9 +64,11 @@ def sweep(params: dict[str, Any]) -> None:
 
 
 def _sweep(params: dict[str, Any], specs: list[Any]) -> None:
-    from bpcalc.analysis.batch import BatchEvaluator, stream_rows
+    from bpcalc.analysis.batch import BatchEvaluator
     from bpcalc.analysis.sweep import SweepRows, check_specs, evaluate_all, grid
-    from bpcalc.cli.options import DEFAULT_CHUNK_SIZE, limits_from, load_graph
+    from bpcalc.cli.batch import stream_rows
+    from bpcalc.cli.options import limits_from, load_graph
+    from bpcalc.limits import DEFAULT_CHUNK_SIZE
     from bpcalc.output.formats import resolve
 
     limits = limits_from(params)
@@ -87,17 +89,18 @@ def _sweep(params: dict[str, Any], specs: list[Any]) -> None:
             digits=params["digits"],
             strict=params["strict"],
             skip_bad=False,
+            excel_safe=params["excel_safe"],
         )
         return
     result = evaluate_all(specs, evaluator, DEFAULT_CHUNK_SIZE)
     if params["strict"]:
         _check_strict(result)
     if fmt == "svg":
-        from bpcalc.analysis.sweep import chart
         from bpcalc.output.chart import svg_chart
         from bpcalc.output.formats import write
+        from bpcalc.output.sweep_chart import sweep_chart
 
-        write(svg_chart(chart(result, graph_name=graph.name)))
+        write(svg_chart(sweep_chart(result, graph_name=graph.name)))
         return
     _print_table(result, graph.name, params["digits"])
     if not params["no_chart"]:
@@ -143,10 +146,10 @@ def _print_table(result: Any, graph_name: str, digits: int | None) -> None:
 
 
 def _print_chart(result: Any, graph_name: str) -> None:
-    from bpcalc.analysis.sweep import chart
     from bpcalc.output.chart import terminal_chart
     from bpcalc.output.formats import stdout_console, terminal_width
+    from bpcalc.output.sweep_chart import sweep_chart
 
     console = stdout_console()
-    for line in terminal_chart(chart(result, graph_name=graph_name), terminal_width()):
+    for line in terminal_chart(sweep_chart(result, graph_name=graph_name), terminal_width()):
         console.print(line, no_wrap=True, overflow="ignore", crop=False)

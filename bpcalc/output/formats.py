@@ -46,24 +46,23 @@ def write_json(document: Any) -> None:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def excel_safe() -> bool:
-    """Whether --excel-safe was given to the running command."""
-    import click
-
-    ctx = click.get_current_context(silent=True)
-    return bool(ctx is not None and ctx.meta.get("bpcalc.excel_safe"))
-
-
 def spreadsheet_text(cell: str) -> str:
     """A text cell (a name, a header) that a spreadsheet shows as text, not runs as a formula:
     a ``'`` before a leading ``= + - @``, tab or CR. Only with --excel-safe: it is lossy."""
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
-def write_rows(rows: Iterable[Sequence[str]], fmt: str, header: Sequence[str] | None) -> None:
+def write_rows(
+    rows: Iterable[Sequence[str]],
+    fmt: str,
+    header: Sequence[str] | None,
+    *,
+    excel_safe: bool = False,
+) -> None:
     """TSV (no header, as ``cut`` and ``awk`` like it) or CSV (with a header). The first
-    column holds names; with --excel-safe, names and header cells are made formula-safe."""
-    if excel_safe():
+    column holds names; with ``excel_safe`` (--excel-safe), names and header cells are made
+    formula-safe."""
+    if excel_safe:
         header = [spreadsheet_text(cell) for cell in header] if header else header
         rows = ([spreadsheet_text(row[0]), *row[1:]] if row else row for row in rows)
     if fmt == "csv":

@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from bpcalc.loading.graph import Graph
 
 
-def print_run(graph: Graph, evaluation: Evaluation, *, fmt: str, digits: int | None) -> None:
+def print_run(
+    graph: Graph,
+    evaluation: Evaluation,
+    *,
+    fmt: str,
+    digits: int | None,
+    excel_safe: bool = False,
+) -> None:
     fmt = resolve(fmt)
     names = list(evaluation.values)
     if fmt == "json":
@@ -40,7 +47,7 @@ def print_run(graph: Graph, evaluation: Evaluation, *, fmt: str, digits: int | N
             [n, value_text(evaluation.values[n], digits), _grad_text(evaluation, n, digits)]
             for n in names
         )
-        write_rows(lines, fmt, header=("name", "value", "grad"))
+        write_rows(lines, fmt, header=("name", "value", "grad"), excel_safe=excel_safe)
     else:
         ops = {node.name: node.op for node in graph.nodes}
         tensors = any(shape_text(v) != "scalar" for v in evaluation.values.values())
@@ -72,7 +79,14 @@ def _grad_text(evaluation: Evaluation, name: str, digits: int | None) -> str:
     return "" if grad is None else value_text(grad, digits)
 
 
-def print_grad(evaluation: Evaluation, wrt: Sequence[str], *, fmt: str, digits: int | None) -> None:
+def print_grad(
+    evaluation: Evaluation,
+    wrt: Sequence[str],
+    *,
+    fmt: str,
+    digits: int | None,
+    excel_safe: bool = False,
+) -> None:
     fmt = resolve(fmt, plain="lines")
     if fmt == "lines":
         write("".join(value_text(evaluation.grads[n], digits) + "\n" for n in wrt))
@@ -83,6 +97,7 @@ def print_grad(evaluation: Evaluation, wrt: Sequence[str], *, fmt: str, digits: 
             ([n, value_text(evaluation.grads[n], digits)] for n in wrt),
             fmt,
             header=("name", "grad"),
+            excel_safe=excel_safe,
         )
     else:
         rows = [

@@ -35,12 +35,19 @@ class RowWriter:
     """Writes chunks of columns (one float64 array per column) to a binary stream."""
 
     def __init__(
-        self, columns: Sequence[str], fmt: str, *, digits: int | None, out: IO[bytes]
+        self,
+        columns: Sequence[str],
+        fmt: str,
+        *,
+        digits: int | None,
+        out: IO[bytes],
+        excel_safe: bool = False,
     ) -> None:
         self.columns = list(columns)
         self.fmt = fmt
         self.digits = digits
         self.out = out
+        self.excel_safe = excel_safe  # --excel-safe: a formula-safe CSV header
         self._widths: list[int] | None = None
         if fmt == "json":
             keys = [json_escaped(json.dumps(c, ensure_ascii=False)) + ": " for c in self.columns]
@@ -55,10 +62,10 @@ class RowWriter:
             import csv
             import io
 
-            from bpcalc.output.formats import excel_safe, spreadsheet_text
+            from bpcalc.output.formats import spreadsheet_text
 
             header = self.columns
-            if excel_safe():
+            if self.excel_safe:
                 header = [spreadsheet_text(column) for column in header]
             buffer = io.StringIO()
             csv.writer(buffer, lineterminator="\n").writerow(header)
