@@ -20,49 +20,49 @@ from bpcalc.errors import UsageProblem, printable
 
 if TYPE_CHECKING:
     from bpcalc.analysis.batch import BatchEvaluator
+    from bpcalc.cli.options import BatchOptions, GraphOptions, OutputOptions
 
 
-def run_batch(params: dict[str, Any], *, wrt: Sequence[str] | None = None) -> None:
+def run_batch(
+    source: GraphOptions,
+    batch: BatchOptions,
+    output: OutputOptions,
+    *,
+    wrt: Sequence[str] | None = None,
+) -> None:
     """Evaluate the graph once per row of the --batch file and write one row per row."""
     from bpcalc.analysis.batch import BatchEvaluator, check_columns
-    from bpcalc.cli.options import limits_from, load_graph
     from bpcalc.limits import DEFAULT_CHUNK_SIZE
     from bpcalc.output.formats import resolve
     from bpcalc.output.progress import BatchProgress
 
-    click.get_current_context().meta["bpcalc.debug"] = params["debug"]
     click.get_current_context().meta["bpcalc.analysis.batch"] = True  # for the out-of-memory hint
-    if params["batch"] == "-" and params["graph"] == "-":
+    if batch.file == "-" and source.graph == "-":
         raise UsageProblem("GRAPH and --batch cannot both be '-' (stdin)")
-    graph = load_graph(
-        params["graph"],
-        params["sets"],
-        limits_from(params),
-        params["allow_outside_files"],
-        params.get("base_dir"),
-    )
-    fmt = resolve(params["fmt"])
-    with _open_rows(params["batch"]) as (stream, name, size), BatchProgress(size) as progress:
+    graph = source.load()
+    fmt = resolve(output.fmt)
+    assert batch.file is not None
+    with _open_rows(batch.file) as (stream, name, size), BatchProgress(size) as progress:
         from bpcalc.loading.rows import RowReader
 
         reader = RowReader(
             stream,
             name,
-            fmt=params["batch_format"],
-            chunk_size=params["chunk_size"] or DEFAULT_CHUNK_SIZE,
+            fmt=batch.fmt,
+            chunk_size=batch.chunk_size or DEFAULT_CHUNK_SIZE,
             on_bytes=progress.advance_bytes,
         )
-        check_columns(graph, reader.columns, name, params["sets"])
-        evaluator = BatchEvaluator(graph, reader.columns, of=params["of"], wrt=wrt)
+        check_columns(graph, reader.columns, name, source.sets)
+        evaluator = BatchEvaluator(graph, reader.columns, of=source.of, wrt=wrt)
         evaluator.memory_hint = "; a smaller --chunk-size evaluates fewer rows at once"
         stream_rows(
             reader,
             evaluator,
             fmt=fmt,
-            digits=params["digits"],
-            strict=params["strict"],
-            skip_bad=params["skip_bad"],
-            excel_safe=params["excel_safe"],
+            digits=output.digits,
+            strict=source.strict,
+            skip_bad=batch.skip_bad,
+            excel_safe=output.excel_safe,
             progress=progress,
         )
 

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bpcalc.analysis.check import DEFAULT_ATOL, DEFAULT_EPS, DEFAULT_RTOL
-from bpcalc.cli.options import CONTEXT, complete_names, graph_options, output_options, pass_params
+from bpcalc.cli.commands import command
+from bpcalc.cli.options import (
+    GraphOptions,
+    OutputOptions,
+    canonical_names,
+    complete_names,
+    graph_options,
+    output_options,
+)
 from bpcalc.errors import ExitStatus
 
 if TYPE_CHECKING:
@@ -36,13 +44,14 @@ def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-@click.command(context_settings=CONTEXT, short_help="Check backprop against central differences.")
+@command("check")
 @graph_options
 @click.option(
     "--wrt",
     "wrt",
     multiple=True,
     metavar="NAME",
+    callback=canonical_names,
     shell_complete=complete_names,
     help="Check only this input (default: every input with a gradient). Repeatable.",
 )
@@ -86,8 +95,16 @@ def stderr_is_terminal() -> bool:
     help="Seed of the --sample draw.",
 )
 @output_options
-@pass_params
-def check(params: dict[str, Any]) -> None:
+def check(
+    source: GraphOptions,
+    output: OutputOptions,
+    wrt: tuple[str, ...],
+    eps: float,
+    rtol: float,
+    atol: float,
+    sample: int | None,
+    seed: int,
+) -> None:
     """Check every gradient backprop gives against central differences; exit 1 if one is off.
 
     Each element of each input is moved by +h and -h, and (f(x+h) - f(x-h)) / 2h is compared
@@ -100,17 +117,15 @@ def check(params: dict[str, Any]) -> None:
         bpcalc check graph.yaml --wrt W1 --sample 100 -o json
     """
     from bpcalc.analysis.check import Tolerance, check_gradients, element_count, inputs_to_check
-    from bpcalc.cli.options import evaluate_graph
-
-    graph, evaluation = evaluate_graph(params)
-    names, _ = inputs_to_check(graph, params["wrt"])
-    total = element_count(graph, names, params["sample"])
+    graph, evaluation = source.evaluate()
+    names, _ = inputs_to_check(graph, wrt)
+    total = element_count(graph, names, sample)
     kwargs: dict[str, Any] = {
-        "wrt": params["wrt"],
-        "eps": params["eps"],
-        "tolerance": Tolerance(rtol=params["rtol"], atol=params["atol"]),
-        "sample": params["sample"],
-        "seed": params["seed"],
+        "wrt": wrt,
+        "eps": eps,
+        "tolerance": Tolerance(rtol=rtol, atol=atol),
+        "sample": sample,
+        "seed": seed,
     }
     if total >= PROGRESS_MIN_ELEMENTS and stderr_is_terminal():
         result = _with_progress(
@@ -119,7 +134,7 @@ def check(params: dict[str, Any]) -> None:
     else:
         result = check_gradients(graph, evaluation, **kwargs)
     _warn_kinks(graph, result)
-    print_check(result, fmt=params["fmt"], digits=params["digits"], excel_safe=params["excel_safe"])
+    print_check(result, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe)
     if not result.passed:
         failed = [
             f"{c.name} ({len(c.failures)} of {c.checked} checked element{'s' * (c.checked != 1)})"

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from bpcalc.cli.options import (
-    CONTEXT,
-    digits_option,
-    evaluate_graph,
-    format_option,
-    graph_options,
-    pass_params,
-)
+from bpcalc.cli.commands import command
+from bpcalc.cli.options import GraphOptions, digits_option, format_option, graph_options
 
 if TYPE_CHECKING:
     from bpcalc.engine.evaluation import Evaluation
@@ -23,7 +17,7 @@ if TYPE_CHECKING:
 FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
 
 
-@click.command(context_settings=CONTEXT, short_help="Draw the graph with values and gradients.")
+@command("draw")
 @graph_options
 @format_option(
     FORMATS,
@@ -33,8 +27,7 @@ FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
 @digits_option(
     "Significant digits on the edges [12 for numbers, 4 for tensors].",
 )
-@pass_params
-def draw(params: dict[str, Any]) -> None:
+def draw(source: GraphOptions, fmt: str, digits: int | None) -> None:
     """Draw the graph: inputs on the left, the output on the right, each edge labelled with
     its forward value and, below it in red, the gradient flowing back along it.
 
@@ -52,12 +45,11 @@ def draw(params: dict[str, Any]) -> None:
     from bpcalc.output.formats import stdout_is_terminal
 
     terminal = stdout_is_terminal()
-    fmt = params["fmt"]
     if fmt == "auto":
         fmt = "text" if terminal else "dot"
     check_image_output(fmt, terminal=terminal)
-    graph, evaluation = evaluate_graph(params, trace=True)
-    write_drawing(graph, evaluation, fmt=fmt, digits=params["digits"], terminal=terminal)
+    graph, evaluation = source.evaluate(trace=True)
+    write_drawing(graph, evaluation, fmt=fmt, digits=digits, terminal=terminal)
 
 
 def write_drawing(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from bpcalc.cli.options import CONTEXT, graph_options, pass_params
+from bpcalc.cli.commands import command
+from bpcalc.cli.options import GraphOptions, graph_options
 
 
-@click.command(context_settings=CONTEXT, short_help="Write the graph as a book-style script.")
+@command("export")
 @graph_options
 @click.option(
     "--python",
@@ -23,8 +22,7 @@ from bpcalc.cli.options import CONTEXT, graph_options, pass_params
     is_flag=True,
     help="Copy the layer classes into the script, so that it needs numpy only.",
 )
-@pass_params
-def export(params: dict[str, Any]) -> None:
+def export(source: GraphOptions, language: str, standalone: bool) -> None:
     """Write GRAPH as a Python script that builds the layers, runs forward, then backward.
 
     The script calls each layer's forward in order and backward in reverse from dout = 1,
@@ -37,8 +35,7 @@ def export(params: dict[str, Any]) -> None:
         bpcalc export two_layer_net --python --standalone > net.py
     """
     from bpcalc.analysis.export import python_script
-    from bpcalc.cli.options import evaluate_graph
     from bpcalc.output.formats import write
 
-    graph, evaluation = evaluate_graph(params)
-    write(python_script(graph, evaluation, standalone=params["standalone"]))
+    graph, evaluation = source.evaluate()
+    write(python_script(graph, evaluation, standalone=standalone))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
-
-from bpcalc.cli.options import CONTEXT, format_option
+from bpcalc.cli.commands import command
+from bpcalc.cli.options import format_option
 from bpcalc.ops.spec import KINDS, OpSpec, attr_text
 from bpcalc.ops.table import OPS
 
@@ -15,7 +14,7 @@ WIDE_TERMINAL = 120  # columns from which the table has one column per field
 REGENERATE = "uv run bpcalc ops -o markdown > docs/ops.md"
 
 
-@click.command(context_settings=CONTEXT, short_help="List every op with its local derivatives.")
+@command("ops")
 @format_option(
     ["auto", "table", "tsv", "csv", "json", "markdown"],
     "Output format; auto is a table on a terminal, TSV in a pipe.",

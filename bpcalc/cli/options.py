@@ -1,9 +1,16 @@
-"""Options shared by the commands that load and evaluate a graph, and the loading itself."""
+"""The options commands share, each group handed to a command as one typed, frozen object.
+
+``graph_options`` gives a command ``source: GraphOptions`` (GRAPH, --set, --of, the limits...),
+``output_options`` gives ``output: OutputOptions`` (-o, --digits, --excel-safe) and
+``batch_options`` gives ``batch: BatchOptions``; ``GraphOptions.load`` and ``.evaluate`` do
+what every evaluating command does first.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import click
@@ -17,7 +24,40 @@ if TYPE_CHECKING:
     from bpcalc.loading.graph import Graph
 
 F = TypeVar("F", bound=Callable[..., Any])
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def option_group(
+    keyword: str,
+    build: Callable[..., Any],
+    declarations: Sequence[Callable[[Any], Any]],
+    names: Sequence[str],
+) -> Callable[[F], F]:
+    """Declare the click parameters ``names`` (by ``declarations``, in order) and hand the
+    command one ``build(**their values)`` as its ``keyword`` argument instead."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(**kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in names}
+            return func(**kwargs, **{keyword: build(**values)})
+
+        command: Any = wrapper
+        for declaration in reversed(declarations):
+            command = declaration(command)
+        return command  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def canonical_names(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Names on the command line are read as names in graph files are (NFKC-normalised)."""
+    if not value:
+        return value
+    from bpcalc.loading.schema import canonical_name
+
+    if isinstance(value, tuple):
+        return tuple(canonical_name(name) for name in value)
+    return canonical_name(value)
 
 
 def _complete_graph(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
@@ -34,7 +74,7 @@ def complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) 
     try:
         # While an option's value is being completed, click may leave GRAPH unparsed in args.
         graph_arg = ctx.params.get("graph") or next(iter(ctx.args), None)
-        graph = load_graph(graph_arg, (), limits_from(ctx.params), False)
+        graph = load_graph(graph_arg, (), limits_from(), False)
     except Exception:  # completion must never fail loudly
         return []
     names = list(graph.inputs) if param.name == "sets" else graph.names
@@ -42,9 +82,93 @@ def complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) 
     return [name + suffix for name in names if name.startswith(incomplete)]
 
 
-def graph_options(func: F) -> F:
+@dataclass(frozen=True)
+class GraphOptions:
     """GRAPH and the options every evaluating command takes."""
-    options = [
+
+    graph: str | None
+    sets: tuple[str, ...]
+    of: str | None
+    strict: bool
+    allow_outside_files: bool
+    base_dir: str | None
+    limits: Limits
+    debug: bool
+
+    @classmethod
+    def from_values(
+        cls,
+        *,
+        max_file_size: int | None,
+        max_nodes: int | None,
+        max_expression_length: int | None,
+        max_elements: int | None,
+        max_memory: int | None,
+        **values: Any,
+    ) -> GraphOptions:
+        limits = limits_from(
+            max_file_size=max_file_size,
+            max_nodes=max_nodes,
+            max_expression_length=max_expression_length,
+            max_elements=max_elements,
+            max_memory=max_memory,
+        )
+        return cls(limits=limits, **values)
+
+    def load(self) -> Graph:
+        """The graph GRAPH names, with the --set values in."""
+        click.get_current_context().meta["bpcalc.debug"] = self.debug
+        return load_graph(
+            self.graph, self.sets, self.limits, self.allow_outside_files, self.base_dir
+        )
+
+    def evaluate(self, *, trace: bool = False, exact: bool = False) -> tuple[Graph, Evaluation]:
+        """Load and evaluate the graph, and report non-finite values (an error with --strict).
+
+        With ``trace=True`` the evaluation also lists every backward contribution.
+        """
+        graph = self.load()
+        evaluation = graph.evaluate(of=self.of, trace=trace, exact=exact)
+        if evaluation.warnings:
+            from bpcalc.errors import EvaluationError
+
+            if self.strict:
+                from dataclasses import replace
+
+                errors = [
+                    replace(d, message=d.message.removeprefix("warning: "))
+                    for d in evaluation.warnings
+                ]
+                raise EvaluationError(errors)
+            for warning in evaluation.warnings:
+                click.echo(warning.render(), err=True)
+        return graph, evaluation
+
+
+_GRAPH_NAMES = (
+    "graph",
+    "sets",
+    "of",
+    "strict",
+    "allow_outside_files",
+    "base_dir",
+    "max_file_size",
+    "max_nodes",
+    "max_expression_length",
+    "max_elements",
+    "max_memory",
+    "debug",
+)
+
+
+def graph_options(func: F) -> F:
+    """GRAPH and the options every evaluating command takes, as ``source: GraphOptions``."""
+    declarations = _graph_declarations()
+    return option_group("source", GraphOptions.from_values, declarations, _GRAPH_NAMES)(func)
+
+
+def _graph_declarations() -> list[Callable[[Any], Any]]:
+    return [
         click.argument("graph", required=False, shell_complete=_complete_graph),
         click.option(
             "--set",
@@ -58,6 +182,7 @@ def graph_options(func: F) -> F:
             "--of",
             "of",
             metavar="NODE",
+            callback=canonical_names,
             shell_complete=complete_names,
             help="Differentiate this node instead of the graph's output.",
         ),
@@ -116,9 +241,7 @@ def graph_options(func: F) -> F:
             help="Show a traceback instead of a message (for developers).",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+
 
 
 def exact_option(func: F) -> F:
@@ -161,14 +284,28 @@ def excel_safe_option(func: F) -> F:
     )(func)
 
 
+@dataclass(frozen=True)
+class OutputOptions:
+    """How results are written: ``-o``, ``--digits`` and ``--excel-safe``."""
+
+    fmt: str
+    digits: int | None
+    excel_safe: bool
+
+
 def output_options(func: F) -> F:
-    """``-o``, ``--digits`` and ``--excel-safe`` as run and grad take them."""
-    func = excel_safe_option(func)
-    func = digits_option()(func)
-    return format_option(
-        ["auto", "table", "tsv", "csv", "json"],
-        "Output format; auto is a table on a terminal, TSV in a pipe.",
-    )(func)
+    """``-o``, ``--digits`` and ``--excel-safe`` as run and grad take them, as
+    ``output: OutputOptions``."""
+    declarations = [
+        format_option(
+            ["auto", "table", "tsv", "csv", "json"],
+            "Output format; auto is a table on a terminal, TSV in a pipe.",
+        ),
+        digits_option(),
+        excel_safe_option,
+    ]
+    names = ("fmt", "digits", "excel_safe")
+    return option_group("output", OutputOptions, declarations, names)(func)
 
 
 class ByteSize(click.ParamType[int]):
@@ -193,22 +330,15 @@ class ByteSize(click.ParamType[int]):
         self.fail(f"expected a size such as 500M or 2G, got {value!r}", param, ctx)
 
 
-def limits_from(params: dict[str, Any]) -> Limits:
+def limits_from(**options: int | None) -> Limits:
+    """The limits, with the --max-* options that were given (by their option names)."""
     from dataclasses import replace
 
     from bpcalc.limits import DEFAULT_LIMITS
 
-    overrides = {
-        field: params.get(option)
-        for field, option in (
-            ("max_file_bytes", "max_file_size"),
-            ("max_nodes", "max_nodes"),
-            ("max_expression_length", "max_expression_length"),
-            ("max_elements", "max_elements"),
-            ("max_memory", "max_memory"),
-        )
-    }
-    return replace(DEFAULT_LIMITS, **{k: v for k, v in overrides.items() if v is not None})
+    fields = {"max_file_size": "max_file_bytes"}  # the other options are named as their fields
+    given = {fields.get(name, name): value for name, value in options.items() if value is not None}
+    return replace(DEFAULT_LIMITS, **given)
 
 
 def load_graph(
@@ -286,61 +416,51 @@ def _parse_sets(
     return values
 
 
-def evaluate_graph(params: dict[str, Any], *, trace: bool = False) -> tuple[Graph, Evaluation]:
-    """Load the graph the options name, evaluate it, and report non-finite values.
-
-    With ``trace=True`` the evaluation also lists every backward contribution.
-    """
-    click.get_current_context().meta["bpcalc.debug"] = params["debug"]
-    graph = load_graph(
-        params["graph"],
-        params["sets"],
-        limits_from(params),
-        params["allow_outside_files"],
-        params.get("base_dir"),
-    )
-    evaluation = graph.evaluate(of=params["of"], trace=trace, exact=params.get("exact", False))
-    if evaluation.warnings:
-        from bpcalc.errors import EvaluationError
-
-        if params["strict"]:
-            from dataclasses import replace
-
-            errors = [
-                replace(d, message=d.message.removeprefix("warning: ")) for d in evaluation.warnings
-            ]
-            raise EvaluationError(errors)
-        for warning in evaluation.warnings:
-            click.echo(warning.render(), err=True)
-    return graph, evaluation
-
-
-def pass_params(func: Callable[..., None]) -> Callable[..., None]:
-    @functools.wraps(func)
-    def wrapper(**params: Any) -> None:
-        # Names on the command line are read as names in graph files are (NFKC-normalised).
-        if params.get("of") or params.get("wrt"):
-            from bpcalc.loading.schema import canonical_name
-
-            if params.get("of"):
-                params["of"] = canonical_name(params["of"])
-            if params.get("wrt"):
-                params["wrt"] = tuple(canonical_name(name) for name in params["wrt"])
-        func(params)
-
-    return wrapper
-
-
 # --- --batch (run by bpcalc.cli.batch, imported only when used) --------------------------------
 
-_BATCH_ONLY = (("batch_format", "auto", "--batch-format"), ("chunk_size", None, "--chunk-size"))
+@dataclass(frozen=True)
+class BatchOptions:
+    """``--batch FILE`` and the options that go with it."""
+
+    file: str | None
+    fmt: str
+    chunk_size: int | None
+    skip_bad: bool
+
+    @classmethod
+    def from_values(
+        cls, *, batch: str | None, batch_format: str, chunk_size: int | None, skip_bad: bool
+    ) -> BatchOptions:
+        return cls(batch, batch_format, chunk_size, skip_bad)
+
+    def requested(self) -> bool:
+        """Whether --batch was given; its companion options without it are a usage error."""
+        if self.file is not None:
+            return True
+        given = [
+            flag
+            for flag, used in (
+                ("--batch-format", self.fmt != "auto"),
+                ("--chunk-size", self.chunk_size is not None),
+                ("--skip-bad", self.skip_bad),
+            )
+            if used
+        ]
+        if given:
+            raise UsageProblem(f"{given[0]} goes with --batch FILE")
+        return False
+
+
+def refuse_exact_batch(exact: bool) -> None:
+    if exact:
+        raise UsageProblem("--exact does not combine with --batch (batches are float64)")
 
 
 def batch_options(func: F) -> F:
-    """--batch FILE and the options that go with it."""
+    """--batch FILE and the options that go with it, as ``batch: BatchOptions``."""
     from bpcalc.limits import DEFAULT_CHUNK_SIZE
 
-    options = [
+    declarations = [
         click.option(
             "--batch",
             "batch",
@@ -367,17 +487,5 @@ def batch_options(func: F) -> F:
             help="With --batch, report bad rows on stderr and go on instead of stopping.",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def batch_requested(params: dict[str, Any]) -> bool:
-    """Whether --batch was given; its companion options without it are a usage error."""
-    if params.get("batch") is not None:
-        return True
-    given = [flag for key, default, flag in _BATCH_ONLY if params.get(key, default) != default]
-    given += ["--skip-bad"] if params.get("skip_bad") else []
-    if given:
-        raise UsageProblem(f"{given[0]} goes with --batch FILE")
-    return False
+    names = ("batch", "batch_format", "chunk_size", "skip_bad")
+    return option_group("batch", BatchOptions.from_values, declarations, names)(func)

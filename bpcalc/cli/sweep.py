@@ -6,17 +6,18 @@ from typing import Any
 
 import click
 
+from bpcalc.cli.commands import command
 from bpcalc.cli.options import (
-    CONTEXT,
+    GraphOptions,
+    canonical_names,
     digits_option,
     excel_safe_option,
     format_option,
     graph_options,
-    pass_params,
 )
 
 
-@click.command(context_settings=CONTEXT, short_help="Evaluate over a range of an input's values.")
+@command("sweep")
 @graph_options
 @click.argument("specs", nargs=-1, metavar="NAME=START:STOP:COUNT[:log]...")
 @format_option(
@@ -32,12 +33,20 @@ from bpcalc.cli.options import (
     "wrt",
     multiple=True,
     metavar="NAME",
+    callback=canonical_names,
     help="Report d(output)/d(NAME) for this input or node (default: the swept inputs). Repeatable.",
 )
 @click.option("--no-chart", is_flag=True, help="On a terminal, print the table without the chart.")
 @excel_safe_option
-@pass_params
-def sweep(params: dict[str, Any]) -> None:
+def sweep(
+    source: GraphOptions,
+    specs: tuple[str, ...],
+    fmt: str,
+    digits: int | None,
+    wrt: tuple[str, ...],
+    no_chart: bool,
+    excel_safe: bool,
+) -> None:
     """Evaluate the output and its gradients over evenly spaced values of an input.
 
     NAME=START:STOP:COUNT takes COUNT values from START to STOP (add :log for a log scale);
@@ -54,46 +63,53 @@ def sweep(params: dict[str, Any]) -> None:
     """
     from bpcalc.analysis.sweep import looks_like_spec, parse_spec
 
-    click.get_current_context().meta["bpcalc.debug"] = params["debug"]
-    words = list(params["specs"])
-    if params["graph"] is not None and looks_like_spec(params["graph"]):
-        words.insert(0, params["graph"])
-        params["graph"] = None
-    specs = [parse_spec(word) for word in words]
-    _sweep(params, specs)
+    click.get_current_context().meta["bpcalc.debug"] = source.debug
+    words = list(specs)
+    if source.graph is not None and looks_like_spec(source.graph):
+        from dataclasses import replace
+
+        words.insert(0, source.graph)
+        source = replace(source, graph=None)
+    parsed = [parse_spec(word) for word in words]
+    _sweep(source, parsed, fmt, digits, wrt, no_chart=no_chart, excel_safe=excel_safe)
 
 
-def _sweep(params: dict[str, Any], specs: list[Any]) -> None:
+def _sweep(
+    source: GraphOptions,
+    specs: list[Any],
+    fmt: str,
+    digits: int | None,
+    wrt: tuple[str, ...],
+    *,
+    no_chart: bool,
+    excel_safe: bool,
+) -> None:
     from bpcalc.analysis.batch import BatchEvaluator
     from bpcalc.analysis.sweep import SweepRows, check_specs, evaluate_all, grid
     from bpcalc.cli.batch import stream_rows
-    from bpcalc.cli.options import limits_from, load_graph
     from bpcalc.limits import DEFAULT_CHUNK_SIZE
     from bpcalc.output.formats import resolve
 
-    limits = limits_from(params)
-    graph = load_graph(
-        params["graph"], params["sets"], limits, params["allow_outside_files"], params["base_dir"]
-    )
-    check_specs(graph, specs, params["sets"], limits.max_elements)
+    graph = source.load()
+    check_specs(graph, specs, source.sets, source.limits.max_elements)
     names = [spec.name for spec in specs]
-    wrt = list(params["wrt"]) or [name for name in names if graph.inputs[name].grad]
-    evaluator = BatchEvaluator(graph, names, of=params["of"], wrt=wrt)
-    fmt = resolve(params["fmt"])
+    chosen = list(wrt) or [name for name in names if graph.inputs[name].grad]
+    evaluator = BatchEvaluator(graph, names, of=source.of, wrt=chosen)
+    fmt = resolve(fmt)
     if fmt in ("tsv", "csv", "json"):
         rows = SweepRows(grid(specs), names, DEFAULT_CHUNK_SIZE)
         stream_rows(
             rows,
             evaluator,
             fmt=fmt,
-            digits=params["digits"],
-            strict=params["strict"],
+            digits=digits,
+            strict=source.strict,
             skip_bad=False,
-            excel_safe=params["excel_safe"],
+            excel_safe=excel_safe,
         )
         return
     result = evaluate_all(specs, evaluator, DEFAULT_CHUNK_SIZE)
-    if params["strict"]:
+    if source.strict:
         _check_strict(result)
     if fmt == "svg":
         from bpcalc.output.chart import svg_chart
@@ -102,8 +118,8 @@ def _sweep(params: dict[str, Any], specs: list[Any]) -> None:
 
         write(svg_chart(sweep_chart(result, graph_name=graph.name)))
         return
-    _print_table(result, graph.name, params["digits"])
-    if not params["no_chart"]:
+    _print_table(result, graph.name, digits)
+    if not no_chart:
         _print_chart(result, graph.name)
 
 

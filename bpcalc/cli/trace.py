@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
+from bpcalc.cli.commands import command
 from bpcalc.cli.options import (
-    CONTEXT,
+    GraphOptions,
     digits_option,
-    evaluate_graph,
     exact_option,
     format_option,
     graph_options,
-    pass_params,
 )
 
 if TYPE_CHECKING:
     from bpcalc.output.trace_text import Line
 
 
-@click.command(
-    context_settings=CONTEXT, short_help="Show the forward and backward pass step by step."
-)
+@command("trace")
 @graph_options
 @exact_option
 @format_option(
@@ -35,8 +32,7 @@ if TYPE_CHECKING:
 @digits_option(
     "Significant digits to show (default: all digits in text and JSON, 12 in rich).",
 )
-@pass_params
-def trace(params: dict[str, Any]) -> None:
+def trace(source: GraphOptions, exact: bool, fmt: str, full: bool, digits: int | None) -> None:
     """Show the forward pass in order, then the backward pass in reverse, step by step.
 
     Steps are numbered like the book's (1)...(4): each backward step shows the upstream
@@ -54,10 +50,9 @@ def trace(params: dict[str, Any]) -> None:
     from bpcalc.output.formats import resolve, write, write_json
     from bpcalc.output.trace_text import Numbers, plain, trace_lines, trace_records
 
-    graph, evaluation = evaluate_graph(params, trace=True)
+    graph, evaluation = source.evaluate(trace=True, exact=exact)
     story = build_trace(graph, evaluation)
-    fmt = resolve(params["fmt"], plain="text")
-    digits, full = params["digits"], params["full"]
+    fmt = resolve(fmt, plain="text")
     if fmt == "json":
         write_json(trace_records(story, digits=digits, full=full))
     elif fmt == "text":
