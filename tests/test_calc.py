@@ -54,8 +54,7 @@ class TestProblems:
         assert result.exit_code == 1
         assert result.stdout == ""
         assert result.stderr == (
-            "calc: names are used but not given: x, y, z; give each a value, "
-            "such as x=1 y=1 z=1\n"
+            "calc: names are used but not given: x, y, z; give each a value, such as x=1 y=1 z=1\n"
         )
 
     def test_an_error_points_into_its_argument(self, invoke: Invoke) -> None:

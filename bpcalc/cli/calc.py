@@ -81,6 +81,4 @@ def calc(
     for name in wrt:
         if name not in evaluation.grads:
             raise UsageProblem(f"--wrt: {graph.unknown_name_message(name)}")
-    print_grad(
-        evaluation, wrt, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe
-    )
+    print_grad(evaluation, wrt, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe)

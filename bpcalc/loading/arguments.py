@@ -70,9 +70,7 @@ def read_arguments(words: Sequence[str]) -> ArgumentGraph:
     for w in parsed:
         if w.name in seen:
             first = seen[w.name]
-            problems.append(
-                problem(w, f"'{w.name}' is already given by argument {first.index}", 0)
-            )
+            problems.append(problem(w, f"'{w.name}' is already given by argument {first.index}", 0))
         seen.setdefault(w.name, w)
     defined = {w.name for w in inputs}
     missing: dict[str, Word] = {}
