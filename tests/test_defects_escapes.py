@@ -28,7 +28,7 @@ from bpcalc.analysis.drawing import Drawing, Edge
 from bpcalc.errors import printable
 from bpcalc.output.drawings import html_text, render_image, to_dot
 from tests.conftest import Invoke
-from tests.test_hostile import LARGE_SECONDS, PEAK_MB, SECONDS, spawn
+from tests.test_hostile import LARGE_SECONDS, PEAK_MB, spawn
 
 SVG = "{http://www.w3.org/2000/svg}"
 GRAPHVIZ = shutil.which("dot") is not None
