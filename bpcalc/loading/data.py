@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bpcalc.errors import BpcalcError, Diagnostic, ExitStatus, UsageProblem
+from bpcalc.errors import BpcalcError, Diagnostic, ExitStatus, UsageProblem, printable
 from bpcalc.limits import Limits
 
 if TYPE_CHECKING:
@@ -31,7 +31,14 @@ _INDEX = re.compile(r"\[\s*(\d+)\s*\]")
 
 
 class DataError(BpcalcError):
-    """A data file that cannot be used: ``FILE[:LINE]: message`` (exit 1)."""
+    """A data file that cannot be used: ``FILE[:LINE]: message`` (exit 1), as a bad row of
+    a --batch file reads; a note may follow at the graph's input."""
+
+    def render(self) -> str:
+        return "\n".join(
+            d.render() if d.col or not d.line else printable(f"{d.file}:{d.line}: {d.message}")
+            for d in self.diagnostics
+        )
 
 
 class DataNameError(DataError):
