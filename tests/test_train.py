@@ -16,8 +16,8 @@ import pytest
 from bpcalc import load
 from bpcalc.analysis.optimizers import OPTIMIZERS, make_optimizer
 from bpcalc.analysis.train import Hyper, Trainer
-from bpcalc.loading.data import read_data
 from bpcalc.limits import DEFAULT_LIMITS
+from bpcalc.loading.data import read_data
 from tests.conftest import GRAPHS, Invoke
 
 BOWL = GRAPHS / "optimizer_bowl.yaml"
@@ -230,7 +230,7 @@ class TestTrainingOnData:
         args = [str(graph), "--data", str(data), "--lr", "0.05", "--steps", "25"]
         doc = final(invoke, *args, "--batch-size", "8", "--seed", "11")
         arrays = load_npz(data)
-        w, b, losses = hand_regression(arrays["X"], arrays["t"], 0.05, 25, batch=8, seed=11)
+        w, _, losses = hand_regression(arrays["X"], arrays["t"], 0.05, 25, batch=8, seed=11)
         np.testing.assert_allclose(doc["params"]["W"], w, rtol=1e-9)
         np.testing.assert_allclose(doc["loss"], losses, rtol=1e-9)
 
@@ -270,7 +270,7 @@ class TestTrainingOnData:
         args = [str(graph), "--data", str(data), "--lr", "0.1", "--steps", "20"]
         doc = final(invoke, *args, "--weight-decay", "0.3")
         arrays = load_npz(data)
-        w, b, losses = hand_regression(arrays["X"], arrays["t"], 0.1, 20, weight_decay=0.3)
+        w, _, losses = hand_regression(arrays["X"], arrays["t"], 0.1, 20, weight_decay=0.3)
         np.testing.assert_allclose(doc["params"]["W"], w, rtol=1e-9)
         np.testing.assert_allclose(doc["loss"], losses, rtol=1e-9)
 

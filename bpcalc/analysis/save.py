@@ -7,19 +7,14 @@ new text is read back and must give exactly the new values, else (and for a JSON
 ``.json`` FILE) a fresh document is written from the graph's data, and the notes say what
 that loses. Floats are written as the shortest text that reads back the same (lossless).
 
-Files are written atomically: a temporary file in the same folder, then ``os.replace``, so a
-reader (or a crash) never sees half a file.
+The CLI writes the file (bpcalc.output.files: atomically, never over a file unasked).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from bpcalc.errors import UsageProblem
 
 if TYPE_CHECKING:
     from bpcalc.loading.graph import Graph
@@ -43,37 +38,15 @@ def _written(value: Any, grad: bool) -> str:
     return text if grad else f"{{value: {text}, grad: false}}"
 
 
-def check_target(file: str, *, force: bool) -> None:
-    """Refuse to overwrite FILE without ``force``, or to write into a folder that is not."""
-    path = Path(file)
-    if path.is_dir():
-        raise UsageProblem(f"'{file}' is a folder; name a file to write", about="save")
-    if path.exists() and not force:
-        raise UsageProblem(
-            f"'{file}' exists; pass --force to overwrite it, or name another file",
-            about="save",
-        )
-    if not path.parent.resolve().is_dir():
-        raise UsageProblem(f"the folder of '{file}' does not exist", about="save")
-
-
-def save(
-    graph: Graph,
-    file: str,
-    values: Mapping[str, tuple[Any, bool]],
-    *,
-    force: bool,
-) -> list[str]:
-    """Write ``values`` (input name -> (value, grad)) into a copy of the graph at ``file``,
-    or, for an ``.npz`` file, the values alone. Returns notes about what is not kept."""
-    check_target(file, force=force)
+def saved_data(
+    graph: Graph, file: str, values: Mapping[str, tuple[Any, bool]]
+) -> tuple[bytes, list[str]]:
+    """What ``--save FILE`` writes: ``values`` (input name -> (value, grad)) in a copy of the
+    graph, or, for an ``.npz`` file, the values alone; and notes about what is not kept."""
     if file.lower().endswith(".npz"):
-        write_atomically(file, _npz_bytes(values))
-        return []
+        return _npz_bytes(values), []
     text, notes = graph_text(graph, values, json_out=file.lower().endswith(".json"))
-    write_atomically(file, text.encode("utf-8"))
-    notes += _relative_files(graph, file)
-    return notes
+    return text.encode("utf-8"), notes + _relative_files(graph, file)
 
 
 def _npz_bytes(values: Mapping[str, tuple[Any, bool]]) -> bytes:
@@ -219,23 +192,3 @@ def _relative_files(graph: Graph, file: str) -> list[str]:
         f"inputs {', '.join(repr(n) for n in names)} read files relative to {base}; run the "
         f"saved graph with --base-dir {base}, or copy those files next to it"
     ]
-
-
-def write_atomically(file: str, data: bytes) -> None:
-    """``data`` into ``file`` through a temporary file in the same folder and os.replace."""
-    import tempfile
-
-    path = Path(file)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent.resolve()
-    )
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise

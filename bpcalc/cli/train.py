@@ -179,9 +179,9 @@ def train(
 
         data = read_data(data_file, source.limits)
     if save is not None:
-        from bpcalc.analysis.save import check_target
+        from bpcalc.output.files import check_new_file
 
-        check_target(save, force=force)  # before training, not after it
+        check_new_file(save, force=force)  # before training, not after it
     trainer = Trainer(
         graph, of=source.of, params=params, data=data, batch_size=batch_size, seed=seed
     )
@@ -204,7 +204,9 @@ def train(
         _interrupted(graph, results[-1], steps, save, force, save_on_interrupt, source.sets)
     if save is not None:
         _save(graph, results[0], save, force, source.sets)
-    _write(graph, trainer, results, fmt, digits, compare=compare, contour=contour)
+    from bpcalc.output.train_report import print_training
+
+    print_training(graph.name, trainer, results, fmt, digits, compare=compare, contour=contour)
 
 
 def _rates(rates: tuple[str, ...]) -> tuple[float | None, dict[str, float]]:
@@ -348,9 +350,10 @@ def _interrupted(
 
 
 def _save(graph: Graph, result: TrainResult, file: str, force: bool, sets: tuple[str, ...]) -> None:
-    from bpcalc.analysis.save import save
+    from bpcalc.analysis.save import saved_data
     from bpcalc.errors import printable
     from bpcalc.loading.schema import canonical_name
+    from bpcalc.output.files import write_new_file
 
     values: dict[str, tuple[Any, bool]] = {}
     for item in sets:  # what --set changed goes into the saved graph too
@@ -359,45 +362,7 @@ def _save(graph: Graph, result: TrainResult, file: str, force: bool, sets: tuple
             values[name] = (graph.inputs[name].value, graph.inputs[name].grad)
     for name, value in result.params.items():
         values[canonical_name(name)] = (value, True)
-    for note in save(graph, file, values, force=force):
+    data, notes = saved_data(graph, file, values)
+    write_new_file(file, data, force=force)
+    for note in notes:
         click.echo(printable(f"note: {file}: {note}"), err=True)
-
-
-def _write(
-    graph: Graph,
-    trainer: Trainer,
-    results: list[TrainResult],
-    fmt: str,
-    digits: int | None,
-    *,
-    compare: bool,
-    contour: bool,
-) -> None:
-    from bpcalc.output import train_report
-    from bpcalc.output.formats import write, write_json, write_rows
-
-    of = trainer.target
-    if fmt == "json":
-        documents = [train_report.document(result) for result in results]
-        write_json({"runs": documents} if compare else documents[0])
-    elif fmt in ("tsv", "csv"):
-        header = ["step", *(f"loss_{r.optimizer}" for r in results)] if compare else None
-        write_rows(
-            train_report.loss_rows(results, digits),
-            fmt,
-            header or ["step", "loss"],
-        )
-    elif fmt == "svg":
-        if contour:
-            names = (trainer.names[0], trainer.names[1])
-            xs, ys = train_report.contour_box(results, names)
-            z = trainer.loss_grid(xs, ys)
-            write(train_report.contour_svg(results, names, xs, ys, z, graph.name))
-        else:
-            from bpcalc.output.chart import svg_chart
-
-            write(svg_chart(train_report.loss_chart(results, graph.name, of)))
-    elif compare:
-        train_report.print_comparison(results, graph.name, of, digits)
-    else:
-        train_report.print_result(results[0], trainer.start, graph.name, of, digits)

@@ -13,7 +13,7 @@ from bpcalc.output.chart import PALETTE, Chart, Panel, Series, label
 from bpcalc.output.numbers import json_value, number
 
 if TYPE_CHECKING:
-    from bpcalc.analysis.train import TrainResult
+    from bpcalc.analysis.train import Trainer, TrainResult
 
 
 def document(result: TrainResult) -> dict[str, Any]:
@@ -350,3 +350,39 @@ class TrainProgress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
+
+
+def print_training(
+    graph_name: str,
+    trainer: Trainer,
+    results: Sequence[TrainResult],
+    fmt: str,
+    digits: int | None,
+    *,
+    compare: bool,
+    contour: bool,
+) -> None:
+    """The results in ``fmt`` (json, tsv, csv, svg, or a table and a chart)."""
+    from bpcalc.output.formats import write, write_json, write_rows
+
+    of = trainer.target
+    if fmt == "json":
+        documents = [document(result) for result in results]
+        write_json({"runs": documents} if compare else documents[0])
+    elif fmt in ("tsv", "csv"):
+        header = ["step", *(f"loss_{r.optimizer}" for r in results)] if compare else None
+        write_rows(loss_rows(results, digits), fmt, header or ["step", "loss"])
+    elif fmt == "svg":
+        if contour:
+            names = (trainer.names[0], trainer.names[1])
+            xs, ys = contour_box(results, names)
+            z = trainer.loss_grid(xs, ys)
+            write(contour_svg(results, names, xs, ys, z, graph_name))
+        else:
+            from bpcalc.output.chart import svg_chart
+
+            write(svg_chart(loss_chart(results, graph_name, of)))
+    elif compare:
+        print_comparison(results, graph_name, of, digits)
+    else:
+        print_result(results[0], trainer.start, graph_name, of, digits)
