@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bpcalc import load, loads
+from bpcalc import load
 from tests.conftest import GRAPHS, Invoke
 
 
@@ -43,7 +43,7 @@ class TestSaveRoundTrip:
         out = tmp_path / "net.yaml"
         args = ["xor_net", "--optimizer", "adam", "--lr", "0.05", "--steps", "20"]
         params = trained(invoke, *args, "--save", str(out), "--force")
-        graph = loads(out.read_text(encoding="utf-8"), base_dir=GRAPHS)
+        graph = load(out)
         for name, value in params.items():
             np.testing.assert_array_equal(graph.inputs[name].value, np.array(value))
         text = out.read_text(encoding="utf-8")
@@ -53,10 +53,23 @@ class TestSaveRoundTrip:
     def test_a_saved_graph_notes_files_relative_to_another_folder(
         self, invoke: Invoke, tmp_path: Path
     ) -> None:
+        folder = tmp_path / "graph"
+        folder.mkdir()
+        (folder / "x.csv").write_text("1\n2\n3\n", encoding="utf-8")
+        graph = folder / "g.yaml"
+        graph.write_text(
+            "inputs:\n  x: {file: x.csv, grad: false}\n  w: 0.5\nnodes:\n  y: sum(w * x)\n",
+            encoding="utf-8",
+        )
         out = tmp_path / "net.yaml"
-        result = invoke("train", "xor_net", "--steps", "2", "--save", str(out))
+        result = invoke("train", str(graph), "--steps", "2", "--save", str(out))
         assert result.exit_code == 0
-        assert "read files relative to" in result.stderr and "--base-dir" in result.stderr
+        assert f"inputs 'x' read files relative to {folder}" in result.stderr
+        assert f"--base-dir {folder}" in result.stderr
+        beside = folder / "saved.yaml"
+        result = invoke("train", str(graph), "--steps", "2", "--save", str(beside))
+        assert result.stderr == ""
+        assert load(beside).inputs["w"].value == 0.5 - 2 * 0.01 * 6.0
 
     def test_block_values_are_replaced_and_their_comments_noted(
         self, invoke: Invoke, write_graph: Any, tmp_path: Path
