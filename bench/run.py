@@ -29,9 +29,10 @@ import loading
 import shapes
 import startup
 import tensor
+import train
 
-WORKLOADS = ("startup", "engine", "memory", "loading", "tensor")
-DEFAULT_REPEAT = {"startup": 20, "engine": 5, "memory": 1, "loading": 3, "tensor": 200}
+WORKLOADS = ("startup", "engine", "memory", "loading", "tensor", "train")
+DEFAULT_REPEAT = {"startup": 20, "engine": 5, "memory": 1, "loading": 3, "tensor": 200, "train": 15}
 
 
 def machine() -> str:
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         table = engine.measure_memory(args.nodes)
     elif name == "loading":
         table = loading.measure(args.nodes, repeat, cli=not args.no_cli)
+    elif name == "train":
+        table = train.measure(repeat)
     else:
         table = tensor.measure(repeat)
     table.notes.append(f"({name}: {time.perf_counter() - started:.0f} s in all)")

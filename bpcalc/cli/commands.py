@@ -26,6 +26,7 @@ SHORT_HELP = {
     "run": "Print every input and node with its op, value and gradient.",
     "sweep": "Evaluate over a range of an input's values.",
     "trace": "Show the forward and backward pass step by step.",
+    "train": "Minimise the output by updating inputs with the book's optimizers.",
 }
 
 

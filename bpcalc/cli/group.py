@@ -21,7 +21,16 @@ from bpcalc.ops.table import OPS
 
 # The option each argument of the library's calls comes from, named in front of a message
 # about that argument (UsageProblem.about): "--wrt: no input named 'x'".
-OPTION_OF_ARGUMENT = {"wrt": "--wrt", "of": "--of", "sets": "--set"}
+OPTION_OF_ARGUMENT = {
+    "wrt": "--wrt",
+    "of": "--of",
+    "sets": "--set",
+    "params": "--param",  # train
+    "data": "--data",
+    "batch_size": "--batch-size",
+    "save": "--save",
+    "optimizer": "--optimizer",
+}
 
 
 class ReportedError(click.ClickException):

@@ -150,9 +150,15 @@ class _Plan:
             warnings = _non_finite(graph, names, values, grad_map)
         return Evaluation(graph.name, target, value_map, grad_map, warnings, contributions)
 
-    def forward(self, graph: Graph) -> tuple[list[Any], list[Any]]:
-        """Every slot's value; each node's layer keeps what its backward needs."""
-        values = _exact_inputs(graph) if self.exact else [v.value for v in graph.inputs.values()]
+    def forward(self, graph: Graph, inputs: list[Any] | None = None) -> tuple[list[Any], list[Any]]:
+        """Every slot's value; each node's layer keeps what its backward needs. ``inputs``
+        (float only) gives the input values in the graph's order instead of its own."""
+        if inputs is not None:
+            values = list(inputs)
+        elif self.exact:
+            values = _exact_inputs(graph)
+        else:
+            values = [v.value for v in graph.inputs.values()]
         values += [None] * self.n_nodes
         values += self.constants
         layers: list[Any] = []

@@ -11,18 +11,25 @@ from pathlib import Path
 from bpcalc.errors import UsageProblem
 
 
-def write_new_file(path: str | os.PathLike[str], data: str | bytes, *, force: bool) -> None:
-    """Write ``data`` to ``path`` atomically: into a temporary file in the same folder, then
-    renamed over ``path``, so a reader never sees half a file and an interrupted write leaves
-    the old one. An existing ``path`` is refused unless ``force``."""
+def check_new_file(path: str | os.PathLike[str], *, force: bool) -> Path:
+    """Refuse what write_new_file would refuse (a folder, a file without ``force``, a missing
+    folder), before any work whose result it would write."""
     target = Path(path)
     if target.is_dir():
         raise UsageProblem(f"cannot write {target}: it is a folder")
     if target.exists() and not force:
         raise UsageProblem(f"{target} exists; pass --force to overwrite it")
+    if not target.parent.is_dir():
+        raise UsageProblem(f"cannot write {target}: there is no folder {target.parent}")
+    return target
+
+
+def write_new_file(path: str | os.PathLike[str], data: str | bytes, *, force: bool) -> None:
+    """Write ``data`` to ``path`` atomically: into a temporary file in the same folder, then
+    renamed over ``path``, so a reader never sees half a file and an interrupted write leaves
+    the old one. An existing ``path`` is refused unless ``force``."""
+    target = check_new_file(path, force=force)
     folder = target.parent
-    if not folder.is_dir():
-        raise UsageProblem(f"cannot write {target}: there is no folder {folder}")
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
