@@ -17,11 +17,14 @@ Invoke = Callable[..., Result]
 
 @pytest.fixture
 def invoke(monkeypatch: pytest.MonkeyPatch) -> Invoke:
-    """Run ``bpcalc ARGS`` in-process; ``tty=True`` makes stdout look like a terminal."""
+    """Run ``bpcalc ARGS`` in-process; ``tty=True`` makes stdout look like a terminal of
+    ``columns`` columns ($COLUMNS, which rich and shutil read)."""
 
-    def run(*args: str, input: str | bytes | None = None, tty: bool = False) -> Result:
+    def run(
+        *args: str, input: str | bytes | None = None, tty: bool = False, columns: int = 120
+    ) -> Result:
         monkeypatch.setattr("bpcalc.output.formats.stdout_is_terminal", lambda: tty)
-        monkeypatch.setenv("COLUMNS", "120")
+        monkeypatch.setenv("COLUMNS", str(columns))
         return CliRunner().invoke(
             cli, list(args), input=input, catch_exceptions=False, prog_name="bpcalc"
         )

@@ -10,7 +10,7 @@ and marks the notable points; its chart is drawn by bpcalc.output.sweep_chart.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -154,13 +154,22 @@ class SweepResult:
         return self.results[self.names.index(name)]
 
 
-def evaluate_all(specs: list[SweepSpec], evaluator: BatchEvaluator, chunk_size: int) -> SweepResult:
+def evaluate_all(
+    specs: list[SweepSpec],
+    evaluator: BatchEvaluator,
+    chunk_size: int,
+    advance: Callable[[int], None] | None = None,
+) -> SweepResult:
+    """Every point, chunk by chunk; ``advance(n)`` is called after each chunk of n points."""
     import numpy as np
 
     points = grid(specs)
-    parts = [
-        evaluator.evaluate(points[i : i + chunk_size]) for i in range(0, len(points), chunk_size)
-    ]
+    parts = []
+    for i in range(0, len(points), chunk_size):
+        chunk = points[i : i + chunk_size]
+        parts.append(evaluator.evaluate(chunk))
+        if advance is not None:
+            advance(len(chunk))
     results = [np.concatenate(columns) for columns in zip(*parts, strict=True)]
     return SweepResult(specs, points, evaluator.output_columns, results)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
@@ -37,6 +38,11 @@ from bpcalc.cli.options import (
     help="Report d(output)/d(NAME) for this input or node (default: the swept inputs). Repeatable.",
 )
 @click.option("--no-chart", is_flag=True, help="On a terminal, print the table without the chart.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="On a terminal, print every row (a long table shows its first and last rows).",
+)
 @excel_safe_option
 def sweep(
     source: GraphOptions,
@@ -45,6 +51,7 @@ def sweep(
     digits: int | None,
     wrt: tuple[str, ...],
     no_chart: bool,
+    full: bool,
     excel_safe: bool,
 ) -> None:
     """Evaluate the output and its gradients over evenly spaced values of an input.
@@ -53,7 +60,9 @@ def sweep(
     two specs take every pair of values (a grid). Prints the swept inputs, the output and
     d_NAME for each swept input (or each --wrt NAME), one row per point. On a terminal a
     chart follows, and the table marks points where a value is not finite or d_NAME of a
-    swept input changes sign.
+    swept input changes sign. A table of more than 60 rows shows its first and last rows
+    and the marked ones between (--full prints every row); long work shows progress on
+    stderr.
 
     \b
     Example:
@@ -71,7 +80,7 @@ def sweep(
         words.insert(0, source.graph)
         source = replace(source, graph=None)
     parsed = [parse_spec(word) for word in words]
-    _sweep(source, parsed, fmt, digits, wrt, no_chart=no_chart, excel_safe=excel_safe)
+    _sweep(source, parsed, fmt, digits, wrt, no_chart=no_chart, full=full, excel_safe=excel_safe)
 
 
 def _sweep(
@@ -82,6 +91,7 @@ def _sweep(
     wrt: tuple[str, ...],
     *,
     no_chart: bool,
+    full: bool,
     excel_safe: bool,
 ) -> None:
     from bpcalc.analysis.batch import BatchEvaluator
@@ -89,6 +99,7 @@ def _sweep(
     from bpcalc.cli.batch import stream_rows
     from bpcalc.limits import DEFAULT_CHUNK_SIZE
     from bpcalc.output.formats import resolve
+    from bpcalc.output.progress import BatchProgress, stderr_is_terminal, with_progress
     from bpcalc.output.sweep_report import print_sweep
 
     graph = source.load()
@@ -99,20 +110,32 @@ def _sweep(
     fmt = resolve(fmt)
     if fmt in ("tsv", "csv", "json"):
         rows = SweepRows(grid(specs), names, DEFAULT_CHUNK_SIZE)
-        stream_rows(
-            rows,
-            evaluator,
-            fmt=fmt,
-            digits=digits,
-            strict=source.strict,
-            skip_bad=False,
-            excel_safe=excel_safe,
-        )
+        with BatchProgress(None, label="sweep") as progress:
+            stream_rows(
+                rows,
+                evaluator,
+                fmt=fmt,
+                digits=digits,
+                strict=source.strict,
+                skip_bad=False,
+                excel_safe=excel_safe,
+                progress=progress,
+            )
         return
-    result = evaluate_all(specs, evaluator, DEFAULT_CHUNK_SIZE)
+    count = math.prod(spec.count for spec in specs)
+    if count > DEFAULT_CHUNK_SIZE and stderr_is_terminal():  # long work: a bar on stderr
+        result = with_progress(
+            "sweep",
+            count,
+            lambda advance: evaluate_all(specs, evaluator, DEFAULT_CHUNK_SIZE, advance),
+        )
+    else:
+        result = evaluate_all(specs, evaluator, DEFAULT_CHUNK_SIZE)
     if source.strict:
         _check_strict(result)
-    print_sweep(result, graph_name=graph.name, fmt=fmt, digits=digits, chart=not no_chart)
+    print_sweep(
+        result, graph_name=graph.name, fmt=fmt, digits=digits, chart=not no_chart, full=full
+    )
 
 
 def _check_strict(result: Any) -> None:

@@ -29,6 +29,12 @@ def number(x: float | Fraction, digits: int | None = None) -> str:
     return format(x, f".{digits}g")
 
 
+def table_number(x: float | Fraction, digits: int | None = None) -> str:
+    """``number`` for people: ``0`` rather than ``-0`` (machine formats keep -0.0 exactly)."""
+    text = number(x, digits)
+    return "0" if text in ("-0", "-0.0") else text
+
+
 def rounded(x: float, digits: int | None) -> float:
     """The float that ``number(x, digits)`` writes."""
     return float(x) if digits is None else float(format(float(x), f".{digits}g"))

@@ -8,7 +8,6 @@ from bpcalc.ops.spec import KINDS, OpSpec, attr_text
 from bpcalc.ops.table import OPS
 
 COLUMNS = ("op", "class", "inputs", "forward", "local derivatives", "notes")
-WIDE_TERMINAL = 120  # columns from which the table has one column per field
 REGENERATE = "uv run bpcalc ops -o markdown > docs/ops.md"
 
 
@@ -137,26 +136,20 @@ def ops_markdown() -> str:
 
 
 def _print_table() -> None:
-    """Six columns on a wide terminal; on a narrow one, op, class and inputs share a cell."""
-    from rich import box
-    from rich.table import Table
+    """Six columns when they fit the terminal; else op, class and inputs share a cell. The
+    formulas and notes wrap at spaces; too narrow for that, one record per op."""
+    from bpcalc.output.formats import print_table, table_fits
 
-    from bpcalc.output.formats import stdout_console, terminal_width
-
-    wide = terminal_width() >= WIDE_TERMINAL
-    table = Table(
-        title="Ops (bpcalc ops -o json for every field)",
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
-        title_style="bold",
-    )
-    headers = COLUMNS if wide else ("op", *COLUMNS[3:])
-    for header in headers:
-        wraps = header in ("forward", "local derivatives", "notes")
-        table.add_column(header, no_wrap=not wraps, ratio=1 if wraps else None)
+    wraps = ("inputs", "forward", "local derivatives", "notes")
+    title = "Ops (bpcalc ops -o json for every field)"
+    rows = []
     for spec in OPS.values():
         name, layer, params, *rest = op_row(spec)
         rest[1] = rest[1].replace("; ", "\n")
-        first = [name, layer, params] if wide else [f"{name}({params})\n  {layer}"]
-        table.add_row(*first, *rest)
-    stdout_console().print(table)
+        rows.append([name, layer, params, *rest])
+    columns = [(h, "left", "wrap") if h in wraps else (h, "left") for h in COLUMNS]
+    if table_fits(columns, rows):
+        print_table(title, columns, rows)
+        return
+    narrow = [(f"{name}({params})\n  {layer}", *rest) for name, layer, params, *rest in rows]
+    print_table(title, [("op", "left", "wrap"), *columns[3:]], narrow)

@@ -8,6 +8,13 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal: progress is shown only there (tests fake it)."""
+    import sys
+
+    return sys.stderr.isatty()
+
+
 class BatchProgress:
     """A rich progress bar on stderr with rows per second, when stderr is a terminal and
     stdout is not (on a terminal the rows themselves show the progress).
@@ -16,14 +23,15 @@ class BatchProgress:
     file's size if known), ``advance_rows`` counts the rows written.
     """
 
-    def __init__(self, total_bytes: int | None) -> None:
+    def __init__(self, total_bytes: int | None, label: str = "batch") -> None:
         import sys
 
+        self.label = label
         self.total = total_bytes
         self.rows = 0
         self._bar: Any = None
         self._task: Any = None
-        self._enabled = sys.stderr.isatty() and not sys.stdout.isatty()
+        self._enabled = stderr_is_terminal() and not sys.stdout.isatty()
 
     def __enter__(self) -> BatchProgress:
         if not self._enabled:
@@ -38,7 +46,7 @@ class BatchProgress:
         )
 
         self._bar = Progress(
-            TextColumn("[bold]batch"),
+            TextColumn(f"[bold]{self.label}"),
             BarColumn(),
             TaskProgressColumn(),
             TextColumn("{task.fields[rows]:,} rows, {task.fields[rate]} rows/s"),
@@ -49,7 +57,7 @@ class BatchProgress:
             redirect_stderr=False,
         )
         self._bar.__enter__()
-        self._task = self._bar.add_task("batch", total=self.total, rows=0, rate="—")
+        self._task = self._bar.add_task(self.label, total=self.total, rows=0, rate="—")
         return self
 
     def advance_bytes(self, count: int) -> None:

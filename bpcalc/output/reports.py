@@ -11,7 +11,7 @@ from bpcalc.output.formats import (
     resolve,
     shape_text,
     table_cell,
-    terminal_width,
+    table_limit,
     write,
     write_json,
     write_rows,
@@ -55,23 +55,56 @@ def print_run(
         columns += [("shape", "left")] if tensors else []
         justify = "left" if tensors else "right"
         columns += [("value", justify), (f"d {evaluation.output} / d name", justify)]
-        fixed = max(map(len, names)) + max(map(len, ops.values()), default=5) + 12
-        width = max(24, (terminal_width() - fixed - (10 if tensors else 0)) // 2 - 3)
-        rows = []
-        for n in names:
-            value = evaluation.values[n]
-            row = [n, ops.get(n, "input")]
-            row += [shape_text(value)] if tensors else []
-            row += [
-                table_cell(value, digits, width),
-                table_cell(evaluation.grads[n], digits, width),
-            ]
-            rows.append(row)
+
+        def rows(width: int) -> list[list[str]]:
+            laid_out = []
+            for n in names:
+                value = evaluation.values[n]
+                row = [n, ops.get(n, "input")]
+                row += [shape_text(value)] if tensors else []
+                row += [
+                    table_cell(value, digits, width),
+                    table_cell(evaluation.grads[n], digits, width),
+                ]
+                laid_out.append(row)
+            return laid_out
+
+        fixed = [
+            max(map(_width, names), default=0),
+            max(map(len, ops.values()), default=5),
+            *([max(len(shape_text(v)) for v in evaluation.values.values())] if tensors else []),
+        ]
+        width = _tensor_width(len(columns), fixed, 2)
         title = graph.name + (f" — {graph.description}" if graph.description else "")
         value = evaluation.values[evaluation.output]
         print_table(
-            title, columns, rows, caption=f"{evaluation.output} = {table_cell(value, digits)}"
+            title,
+            columns,
+            rows(width),
+            caption=f"{evaluation.output} = {table_cell(value, digits, width)}",
+            records=rows,
         )
+
+
+# A tensor cell in a table gets this many columns in a pipe, at least MIN on a terminal.
+PIPE_TENSOR_WIDTH = 72
+MIN_TENSOR_WIDTH = 24
+
+
+def _tensor_width(count: int, fixed: Sequence[int], tensors: int) -> int:
+    """Columns for each of ``tensors`` tensor cells beside ``fixed`` columns of these widths,
+    for the table to fit the terminal (numpy lays tensors out in them, whole numbers only)."""
+    limit = table_limit()
+    if limit is None:
+        return PIPE_TENSOR_WIDTH
+    left = limit - sum(fixed) - 3 * count - 1
+    return min(PIPE_TENSOR_WIDTH, max(MIN_TENSOR_WIDTH, left // tensors))
+
+
+def _width(text: str) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(text)
 
 
 def _grad_text(evaluation: Evaluation, name: str, digits: int | None) -> str:
@@ -100,14 +133,24 @@ def print_grad(
             excel_safe=excel_safe,
         )
     else:
-        rows = [
-            [n, table_cell(evaluation.values[n], digits), table_cell(evaluation.grads[n], digits)]
-            for n in wrt
-        ]
+        columns = [("name", "left"), ("value", "right"), ("gradient", "right")]
+        fixed = [max(map(_width, wrt), default=0)]
+
+        def rows(width: int) -> list[list[str]]:
+            return [
+                [
+                    n,
+                    table_cell(evaluation.values[n], digits, width),
+                    table_cell(evaluation.grads[n], digits, width),
+                ]
+                for n in wrt
+            ]
+
         print_table(
             f"d {evaluation.output} / d name",
-            [("name", "left"), ("value", "right"), ("gradient", "right")],
-            rows,
+            columns,
+            rows(_tensor_width(len(columns), fixed, 2)),
+            records=rows,
         )
 
 
@@ -130,6 +173,6 @@ def print_examples(name: str | None, *, fmt: str) -> None:
     else:
         print_table(
             "Bundled examples (bpcalc run NAME)",
-            [("name", "left"), ("description", "left")],
+            [("name", "left"), ("description", "left", "wrap")],
             [[n, d] for n, d in described],
         )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from bpcalc.errors import json_escaped, printable
-from bpcalc.output.numbers import TABLE_DIGITS, number, rounded
+from bpcalc.output.numbers import TABLE_DIGITS, number, rounded, table_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -118,15 +118,23 @@ class RowWriter:
         )
 
     def _table_text(self, values: Sequence[Column]) -> str:
-        """Right-aligned columns; widths come from the header and the first chunk."""
+        """Right-aligned columns under a header. Widths come from the header and the first
+        chunk; a later chunk with a wider number widens its column and repeats the header,
+        so every row stays aligned with the header above it and no number is cut."""
         digits = self.digits or TABLE_DIGITS
-        cells = [[number(x, digits) for x in column.tolist()] for column in values]
+        cells = [[table_number(x, digits) for x in column.tolist()] for column in values]
+        names = [printable(name) for name in self.columns]  # for people: escaped
+        needed = [
+            max(len(name), *map(len, column)) for name, column in zip(names, cells, strict=True)
+        ]
         lines = []
-        if self._widths is None:
-            names = [printable(name) for name in self.columns]  # for people: escaped
-            self._widths = [
-                max(len(name), *map(len, column)) for name, column in zip(names, cells, strict=True)
-            ]
+        if self._widths is None or any(
+            need > width for need, width in zip(needed, self._widths, strict=True)
+        ):
+            if self._widths is not None:
+                lines.append("")
+                needed = [max(n, w) for n, w in zip(needed, self._widths, strict=True)]
+            self._widths = needed
             lines.append("  ".join(n.rjust(w) for n, w in zip(names, self._widths, strict=False)))
             lines.append("  ".join("─" * w for w in self._widths))
         widths = self._widths

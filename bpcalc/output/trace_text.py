@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 from bpcalc.errors import printable
 from bpcalc.ops.spec import EMPTY, Attrs
 from bpcalc.ops.table import OPS
-from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, json_value, number, value_text
+from bpcalc.output.numbers import (
+    TABLE_DIGITS,
+    TENSOR_DIGITS,
+    json_value,
+    number,
+    table_number,
+    value_text,
+)
 
 if TYPE_CHECKING:
     from bpcalc.analysis.trace import BackwardStep, ForwardStep, Term, Trace
@@ -28,11 +35,16 @@ class Numbers:
     tensor: int | None
     full_tensor: int | None
     full: bool = False
+    people: bool = False  # 0 for -0, as tables show it
+
+    def number(self, x: Any, digits: int | None) -> str:
+        return table_number(x, digits) if self.people else number(x, digits)
 
     @classmethod
     def for_people(cls, digits: int | None, full: bool) -> Numbers:
         """Rounded, as the tables of ``run`` are."""
-        return cls(digits or TABLE_DIGITS, digits or TENSOR_DIGITS, digits or TENSOR_DIGITS, full)
+        shown = digits or TENSOR_DIGITS
+        return cls(digits or TABLE_DIGITS, shown, shown, full, people=True)
 
     @classmethod
     def for_text(cls, digits: int | None, full: bool) -> Numbers:
@@ -44,33 +56,36 @@ class Numbers:
         if value is None:
             return "—"
         if isinstance(value, float | int | Fraction):
-            return number(value, self.scalar)
+            return self.number(value, self.scalar)
         if value.dtype.kind == "O":  # exact Fractions (--exact): always in full
             return value_text(value)
         if self.full:
-            return tensor_text(value, self.full_tensor)
+            return tensor_text(value, self.full_tensor, people=self.people)
         if value.size <= INLINE_ELEMENTS:
-            return tensor_text(value, self.tensor)
-        return summary(value, self.tensor)
+            return tensor_text(value, self.tensor, people=self.people)
+        return summary(value, self.tensor, people=self.people)
 
 
-def tensor_text(value: Any, digits: int | None) -> str:
-    """Every element, numpy-style, with ``, `` between them (several lines if it is large)."""
+def tensor_text(value: Any, digits: int | None, *, people: bool = False) -> str:
+    """Every element, numpy-style, with ``, `` between them (several lines if it is large);
+    for ``people``, -0 reads 0."""
     import numpy as np
 
-    formatter: Any = {"float_kind": lambda x: number(x, digits)}
+    write = table_number if people else number
+    formatter: Any = {"float_kind": lambda x: write(x, digits)}
     return np.array2string(
         value, threshold=sys.maxsize, max_line_width=100, separator=", ", formatter=formatter
     )
 
 
-def summary(value: Any, digits: int | None) -> str:
+def summary(value: Any, digits: int | None, *, people: bool = False) -> str:
     """``4×3 tensor: min -1.3, mean 0.12, max 2``."""
     shape = "×".join(map(str, value.shape))
     low, mean, high = _stats(value)
+    write = table_number if people else number
     return (
-        f"{shape} tensor: min {number(low, digits)}, mean {number(mean, digits)}, "
-        f"max {number(high, digits)}"
+        f"{shape} tensor: min {write(low, digits)}, mean {write(mean, digits)}, "
+        f"max {write(high, digits)}"
     )
 
 
@@ -337,8 +352,8 @@ def print_trace(story: Trace, *, fmt: str, digits: int | None, full: bool) -> No
 def print_rich(lines: list[Line]) -> None:
     from rich.text import Text
 
-    from bpcalc.output.formats import stdout_console
+    from bpcalc.output.formats import print_wrapped, stdout_console
 
     console = stdout_console()
-    for line in lines:
-        console.print(Text.assemble(*line))
+    for line in lines:  # wrapped at spaces, never a number cut
+        print_wrapped(console, Text.assemble(*line))
