@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from bpcalc import load
 from bpcalc.analysis.trace import build_trace, local_formula
+from bpcalc.loading.inputs import InputValue
 from bpcalc.loading.schema import NodeDef
 from bpcalc.ops.table import OPS
-from bpcalc.loading.inputs import InputValue
 from bpcalc.output.trace_text import formula_text, shown_name
 from tests.conftest import GRAPHS, Invoke
 

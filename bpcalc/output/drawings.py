@@ -73,16 +73,22 @@ def digits_note(digits: int | None, *, hint: bool = True) -> str:
 def total_text(drawing: Drawing, vertex: Vertex, digits: int | None) -> str | None:
     """An input's gradient, summed over its edges: ``∂q/∂a = 2 + 2 + 3 = 7``; None for an
     input with grad: false or no edge."""
+    parts = total_parts(drawing, vertex, digits)
+    return None if parts is None else " = ".join(parts)
+
+
+def total_parts(drawing: Drawing, vertex: Vertex, digits: int | None) -> tuple[str, str] | None:
+    """``("∂q/∂a", "2 + 2 + 3 = 7")``: the gradient's name and its sum (see total_text)."""
     edges = drawing.out_edges(vertex.id)
     if vertex.kind != "input" or vertex.total is None or not edges:
         return None
-    head = f"∂{shown_name(drawing.target)}/∂{shown_name(vertex.name)} = "
+    head = f"∂{shown_name(drawing.target)}/∂{shown_name(vertex.name)}"
     total = edge_text(vertex.total, digits)
     parts = [edge_text(edge.grad, digits) for edge in edges if edge.grad is not None]
     if 1 < len(parts) <= MAX_SUMMED and isinstance(vertex.total, float | int):
         summed = " + ".join(f"({p})" if p.startswith("-") and i else p for i, p in enumerate(parts))
-        return f"{head}{summed} = {total}"
-    return head + total
+        return head, f"{summed} = {total}"
+    return head, total
 
 
 def op_label(op: str, attrs: str = "") -> str:
@@ -391,25 +397,23 @@ def text_lines(drawing: Drawing, *, digits: int | None = None) -> list[Line]:
 
 def _totals(drawing: Drawing, digits: int | None) -> list[Line]:
     """Each input once, with its gradient summed over its edges (an input used several times
-    is drawn at each use above): ``a ▸2 ◂ ∂q/∂a = 2 + 2 + 3 = 7``."""
-    lines: list[Line] = []
+    is drawn at each use above): ``∂q/∂a = 2 + 2 + 3 = 7   (used 3 times)``."""
+    rows = []
     for vertex in drawing.vertices.values():
-        total = total_text(drawing, vertex, digits)
-        if vertex.kind != "input" or not drawing.out_edges(vertex.id):
-            continue
-        uses = len(drawing.out_edges(vertex.id))
-        line: Line = [
-            (printable(vertex.name), "cyan"),
-            (f" {VALUE_MARK}{edge_text(vertex.value, digits)}", ""),
-        ]
-        if total is not None:
-            line.append((f" {GRAD_MARK} {total}", "red"))
+        parts = total_parts(drawing, vertex, digits)
+        if parts is not None:
+            rows.append((parts, len(drawing.out_edges(vertex.id))))
+    if not rows:
+        return []
+    width = max(cell_width(head) for (head, _), _ in rows)
+    lines: list[Line] = [[("Gradient of each input, summed over its edges:", "bold")]]
+    for (head, total), uses in rows:
+        pad = " " * (width - cell_width(head))
+        line: Line = [(f"  {head}{pad} = ", ""), (total, "red")]
         if uses > 1:
             line.append((f"   (used {uses} times)", "dim"))
         lines.append(line)
-    if lines:
-        lines.insert(0, [("Inputs, each gradient summed over the input's edges:", "bold")])
-        lines.append([])
+    lines.append([])
     return lines
 
 
