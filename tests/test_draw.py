@@ -117,7 +117,10 @@ class TestDot:
         text = invoke("draw", "apple_orange").stdout
         assert '"apple_price" [shape=circle, label=<×>' in text
         assert '"all_price" [shape=circle, label=<+>' in text
-        assert '"apple" [shape=plaintext, label=<apple>];' in text
+        assert (
+            '"apple" [shape=plaintext, label=<apple<br/>'
+            '<font color="red" point-size="11">∂price/∂apple = 2.2</font>>];'
+        ) in text
 
     def test_a_value_used_twice_has_an_edge_per_use(
         self, invoke: Invoke, write_graph: WriteGraph
@@ -300,7 +303,7 @@ class TestMermaid:
         assert "flowchart LR" in lines
         labels = {m[1]: m[2] for m in (re.match(r'^  (v\d+)[\[(]+"(.*?)"', x) for x in lines) if m}
         edges = [(labels[m[1]], m[2], labels[m[3]]) for m in map(MERMAID_EDGE.match, lines) if m]
-        assert ("apple", "100<br/>grad 2.2", "×") in edges
+        assert ("apple<br/>∂price/∂apple = 2.2", "100<br/>grad 2.2", "×") in edges
         assert ("×", "apple_price<br/>200<br/>grad 1.1", "+") in edges
         assert ("×", "715<br/>grad 1", "price") in edges
         assert sum(line.endswith('(("×"))') for line in lines) == 3
@@ -338,7 +341,7 @@ class TestTextDrawing:
         text = result.stdout
         assert "apple ▸100 ◂2.2" in text
         assert "(×) price ▸715 ◂1" in text
-        assert "◂ gradient d price/d value (backward)" in text
+        assert "◂ gradient ∂price/∂value (backward)" in text
 
     def test_inputs_join_their_node_with_brackets(self, invoke: Invoke) -> None:
         """apple and apple_num meet in ├─ (×) apple_price, inputs on the left."""
@@ -386,6 +389,185 @@ class TestTextDrawing:
         assert result.exit_code == 1
         assert "-o svg" in result.stderr
         assert invoke("draw", str(path), "-o", "dot").exit_code == 0
+
+
+# a is used three times: the edges carry 2, 2 and 3, and d q/d a = 2a + b = 7 (issue 11, item 6).
+REUSED = """
+name: reused
+inputs:
+  a: 2
+  b: 3
+nodes:
+  p: a * a
+  q: p + a * b
+output: q
+"""
+
+# A value with many digits: 1/3 and its gradient 3.
+THIRD = """
+name: third
+inputs:
+  x: 0.3333333333333333
+nodes:
+  y: 3 * x
+"""
+
+
+def fake_fc_list(tmp_path: Path, output: str) -> str:
+    """An fc-list that prints ``output`` for any question."""
+    program = tmp_path / "fc-list"
+    program.write_text(f"#!/bin/sh\nprintf '%s' '{output}'\n")
+    program.chmod(program.stat().st_mode | stat.S_IEXEC)
+    return str(program)
+
+
+class TestTeachingFigures:
+    def test_dot_labels_each_input_with_its_total(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """The DOT label of a, under its name, in red: 2 + 2 + 3 = 7."""
+        text = invoke("draw", str(write_graph(REUSED)), "-o", "dot").stdout
+        assert (
+            '"a" [shape=plaintext, label=<a<br/>'
+            '<font color="red" point-size="11">∂q/∂a = 2 + 2 + 3 = 7</font>>];'
+        ) in text
+        assert '<font color="red" point-size="11">∂q/∂b = 2</font>' in text
+
+    def test_mermaid_labels_each_input_with_its_total(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        text = invoke("draw", str(write_graph(REUSED)), "-o", "mermaid").stdout
+        assert '  v0["a<br/>∂q/∂a = 2 + 2 + 3 = 7"]' in text.splitlines()
+
+    def test_the_text_drawing_sums_each_input_once(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """a is drawn at each of its three uses, and once more with its total."""
+        text = invoke("draw", str(write_graph(REUSED)), "-o", "text").stdout
+        lines = text.splitlines()
+        start = lines.index("Gradient of each input, summed over its edges:")
+        assert lines[start + 1 :] == ["  ∂q/∂a = 2 + 2 + 3 = 7   (used 3 times)", "  ∂q/∂b = 2"]
+
+    def test_negative_edge_gradients_are_summed_in_parentheses(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        path = write_graph("inputs:\n  a: 2\nnodes:\n  q: a - 3 * a\n")  # -3 and then 1
+        text = invoke("draw", str(path), "-o", "text").stdout
+        assert "  ∂q/∂a = -3 + 1 = -2   (used 2 times)" in text.splitlines()
+
+    @needs_dot
+    def test_the_svg_shows_the_total_under_the_input(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        result = invoke("draw", str(write_graph(REUSED)), "-o", "svg")
+        assert result.exit_code == 0, result.stderr
+        texts = svg_texts(svg_root(result.stdout_bytes), "text")
+        assert "∂q/∂a = 2 + 2 + 3 = 7" in texts
+
+    @needs_dot
+    def test_the_png_is_made_with_the_totals(self, invoke: Invoke, write_graph: WriteGraph) -> None:
+        """PNG is Graphviz's rendering of the same DOT (the label is checked there)."""
+        result = invoke("draw", str(write_graph(REUSED)), "-o", "png")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout_bytes.startswith(b"\x89PNG")
+
+    def test_drawings_default_to_four_digits_and_say_so(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        path = str(write_graph(THIRD))
+        dot = invoke("draw", path, "-o", "dot").stdout
+        assert '"x" -> "y" [label=<0.3333<br/><font color="red">3</font>>];' in dot
+        assert "0.33333" not in dot
+        assert "numbers to 4 significant digits" in dot
+        text = invoke("draw", path, "-o", "text").stdout
+        assert "x ▸0.3333 ◂3" in text
+        assert "numbers to 4 significant digits (--digits N for more)" in text
+        mermaid = invoke("draw", path, "-o", "mermaid").stdout
+        assert '"0.3333<br/>grad 3"' in mermaid and "4 significant digits" in mermaid
+
+    def test_digits_still_wins(self, invoke: Invoke, write_graph: WriteGraph) -> None:
+        path = str(write_graph(THIRD))
+        dot = invoke("draw", path, "-o", "dot", "--digits", "12").stdout
+        assert '"x" -> "y" [label=<0.333333333333<br/><font color="red">3</font>>];' in dot
+        assert "numbers to 12 significant digits" in dot
+        text = invoke("draw", path, "-o", "text", "--digits", "12").stdout
+        assert "x ▸0.333333333333 ◂3" in text
+
+    def test_edge_labels_are_tied_to_their_edges(self, invoke: Invoke) -> None:
+        """decorate=true draws a line from each label to its edge, so crossing edges keep
+        their labels apart."""
+        dot = invoke("draw", "apple_orange", "-o", "dot").stdout
+        assert re.search(r"^  edge \[.*decorate=true", dot, re.M)
+
+    @needs_dot
+    def test_png_resolution(self, invoke: Invoke) -> None:
+        """--dpi 300 makes the PNG about 300/96 times as wide as Graphviz's default."""
+        plain = invoke("draw", "apple_orange", "-o", "png").stdout_bytes
+        sharp = invoke("draw", "apple_orange", "-o", "png", "--dpi", "300").stdout_bytes
+        width = int.from_bytes(plain[16:20], "big")
+        sharp_width = int.from_bytes(sharp[16:20], "big")
+        assert 2.8 < sharp_width / width < 3.4
+
+    def test_dpi_is_for_png_only(self, invoke: Invoke) -> None:
+        result = invoke("draw", "apple_orange", "-o", "dot", "--dpi", "300")
+        assert result.exit_code == 2
+        assert "--dpi applies to -o png only, not -o dot" in result.stderr
+
+    def test_dpi_is_passed_to_graphviz(
+        self, invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without Graphviz too: a stand-in dot records its arguments."""
+        log = tmp_path / "args"
+        program = tmp_path / "dot"
+        program.write_text(f'#!/bin/sh\necho "$@" > {log}\nprintf PNG\n')
+        program.chmod(program.stat().st_mode | stat.S_IEXEC)
+        monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+        result = invoke("draw", "apple_orange", "-o", "png", "--dpi", "150")
+        assert result.exit_code == 0, result.stderr
+        assert log.read_text().split() == ["-Tpng", "-Gdpi=150"]
+
+    def test_the_font_stack_has_cjk_fonts(self, invoke: Invoke) -> None:
+        dot = invoke("draw", "apple_orange", "-o", "dot").stdout
+        assert 'fontname="Helvetica,Arial,Noto Sans CJK KR,' in dot
+        assert "NanumGothic" in dot
+
+    @needs_dot
+    def test_korean_names_without_a_korean_font_are_warned_about(
+        self,
+        invoke: Invoke,
+        write_graph: WriteGraph,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr("bpcalc.output.drawings.FC_LIST", fake_fc_list(tmp_path, ""))
+        path = write_graph("inputs:\n  사과: 100\n  개수: 2\nnodes:\n  가격: 사과 * 개수\n")
+        result = invoke("draw", str(path), "-o", "svg")
+        assert result.exit_code == 0
+        assert re.match(r"warning: the drawing has Korean \(.\) text but no font", result.stderr)
+        assert "fc-list :lang=ko lists none" in result.stderr
+        assert "fonts-noto-cjk" in result.stderr
+
+    @needs_dot
+    def test_no_warning_with_a_korean_font_or_without_fc_list(
+        self,
+        invoke: Invoke,
+        write_graph: WriteGraph,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        path = write_graph("inputs:\n  사과: 100\nnodes:\n  가격: 2 * 사과\n")
+        monkeypatch.setattr("bpcalc.output.drawings.FC_LIST", fake_fc_list(tmp_path, "NanumGothic"))
+        assert invoke("draw", str(path), "-o", "svg").stderr == ""
+        monkeypatch.setattr("bpcalc.output.drawings.FC_LIST", str(tmp_path / "no-such-fc-list"))
+        assert invoke("draw", str(path), "-o", "svg").stderr == ""
+
+    def test_latin_names_get_no_font_warning(
+        self, invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("bpcalc.output.drawings.FC_LIST", fake_fc_list(tmp_path, ""))
+        if shutil.which("dot") is None:
+            pytest.skip("Graphviz's dot is not on PATH")
+        assert invoke("draw", "apple_orange", "-o", "svg").stderr == ""
 
 
 class TestHelp:

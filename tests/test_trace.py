@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpcalc import load
-from bpcalc.analysis.trace import build_trace
+from bpcalc.analysis.trace import build_trace, local_formula
 from bpcalc.loading.inputs import InputValue
-from bpcalc.output.trace_text import shown_name
+from bpcalc.loading.schema import NodeDef
+from bpcalc.ops.table import OPS
+from bpcalc.output.trace_text import formula_text, shown_name
 from tests.conftest import GRAPHS, Invoke
 
 WriteGraph = Callable[..., Path]
@@ -125,8 +128,9 @@ class TestBackwardSteps:
             ("tax", "x", 650.0, 650.0),
         ]
         text = invoke("trace", "apple_orange").stdout
-        assert "∂mul(x, y)/∂x = y" in text
-        assert "∂add(x, y)/∂y = 1" in text
+        assert "∂price/∂all_price = tax = 1.1" in text
+        assert "∂all_price/∂orange_price = 1" in text
+        assert "∂mul(x, y)" not in text
 
     def test_tanh_local_derivative_is_one_minus_the_square(self, invoke: Invoke) -> None:
         """The tanh neuron: d n += 1 × (1 - tanh(n)²) = 0.5, as in micrograd's demo."""
@@ -135,6 +139,146 @@ class TestBackwardSteps:
         assert tanh["name"] == "n"
         assert math.isclose(tanh["local"], 0.5, rel_tol=1e-12)
         assert math.isclose(tanh["amount"], 0.5, rel_tol=1e-12)
+
+
+STAGED = """
+name: staged
+description: "CS231n's staged computation"
+inputs:
+  x: 3
+  y: -4
+nodes:
+  sigy: sigmoid(y)
+  num: x + sigy
+  sigx: sigmoid(x)
+  xpy: x + y
+  xpysqr: xpy ** 2
+  den: sigx + xpysqr
+  invden: 1 / den
+  f: num * invden
+output: f
+"""
+
+
+class TestTheGraphsLanguage:
+    """Local derivatives are written with the node's own names and values, never with the
+    op's x and y (issue 11, item 4)."""
+
+    def test_cs231n_lines(self, invoke: Invoke) -> None:
+        """The bundled CS231n example, rounded on a terminal: every line of the backward pass."""
+        result = invoke("trace", "cs231n", tty=True)
+        assert result.exit_code == 0, result.stderr
+        lines = lines_of(result.stdout)
+        start = lines.index("(2) f = mul(q, z), dout = 1")
+        assert lines[start : start + 6] == [
+            "(2) f = mul(q, z), dout = 1",
+            "d q += 1 × -4 = -4   ∂f/∂q = z = -4",
+            "d z += 1 × 3 = 3     ∂f/∂z = q = 3",
+            "(1) q = add(x, y), dout = -4",
+            "d x += -4 × 1 = -4   ∂q/∂x = 1",
+            "d y += -4 × 1 = -4   ∂q/∂y = 1",
+        ]
+
+    def test_cs231n_piped_keeps_every_digit(self, invoke: Invoke) -> None:
+        lines = lines_of(invoke("trace", "cs231n").stdout)
+        assert "d q += 1.0 × -4.0 = -4.0   ∂f/∂q = z = -4.0" in lines
+
+    def test_apple_orange_names_the_other_factor(self, invoke: Invoke) -> None:
+        text = invoke("trace", "apple_orange", tty=True).stdout
+        assert "d tax += 1 × 650 = 650         ∂price/∂tax = all_price = 650" in text
+
+    def test_sigmoid_writes_its_output_by_the_nodes_name(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """CS231n's staged example: sigmoid's y * (1 - y) is sigy * (1 - sigy), the input y is
+        left alone, and the numbers are written in."""
+        path = write_graph(STAGED)
+        result = invoke("trace", str(path), "--digits", "4")
+        assert result.exit_code == 0, result.stderr
+        lines = lines_of(result.stdout)
+        assert lines[lines.index("(1) sigy = sigmoid(y), dout = 0.5121") + 1 :][:2] == [
+            "d y += 0.5121 × 0.01766 = 0.009046",
+            "∂sigy/∂y = sigy * (1 - sigy) = 0.01799 * (1 - 0.01799) = 0.01766",
+        ]
+        for formula in (
+            "∂sigx/∂x = sigx * (1 - sigx) = 0.9526 * (1 - 0.9526) = 0.04518",
+            "∂invden/∂den = -1 / den**2 = -1 / 1.953**2 = -0.2623",
+            "∂xpysqr/∂xpy = 2 * xpy**(2-1) = 2 * (-1)**(2-1) = -2",
+        ):
+            assert any(line.endswith(formula) for line in lines), formula
+
+    def test_an_inline_sigmoid_is_named_as_written(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        path = write_graph("inputs:\n  x: 0\nnodes:\n  s: sigmoid(x)\n  f: 2 * s\n")
+        lines = lines_of(invoke("trace", str(path)).stdout)
+        assert "d x += 2.0 × 0.25 = 0.5   ∂s/∂x = s * (1 - s) = 0.5 * (1 - 0.5) = 0.25" in lines
+
+    def test_tanh_and_exp_use_the_output(self, invoke: Invoke, write_graph: WriteGraph) -> None:
+        """tanh's 1 - tanh(x)**2 and exp's exp(x) are written with the node's name."""
+        path = write_graph("inputs:\n  a: 0\nnodes:\n  t: tanh(a)\n  e: exp(t)\n")
+        lines = lines_of(invoke("trace", str(path)).stdout)
+        assert "d t += 1.0 × 1.0 = 1.0   ∂e/∂t = e = 1.0" in lines
+        assert "d a += 1.0 × 1.0 = 1.0   ∂t/∂a = 1 - t**2 = 1 - 0.0**2 = 1.0" in lines
+
+    def test_swapped_names_are_substituted_at_once(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """In f = y * x, mul's x is the input y and its y the input x: ∂f/∂y = x."""
+        path = write_graph("inputs:\n  x: 2\n  y: 3\nnodes:\n  f: y * x\n")
+        lines = lines_of(invoke("trace", str(path)).stdout)
+        assert "d y += 1.0 × 2.0 = 2.0   ∂f/∂y = x = 2.0" in lines
+        assert "d x += 1.0 × 3.0 = 3.0   ∂f/∂x = y = 3.0" in lines
+
+    def test_constants_by_their_text(self, invoke: Invoke, write_graph: WriteGraph) -> None:
+        path = write_graph("inputs:\n  a: 3\nnodes:\n  b: a * 2.5\n  c: b / -2\n")
+        lines = lines_of(invoke("trace", str(path)).stdout)
+        assert any(line.endswith("∂c/∂b = 1 / (-2) = -0.5") for line in lines)
+        assert any(line.endswith("∂b/∂a = 2.5") for line in lines)
+
+    def test_tensors_keep_the_names_without_numbers(self, invoke: Invoke) -> None:
+        """two_layer_net: affine's dout @ W.T in the node's names; no numbers for tensors."""
+        backward = [r for r in records(invoke, "two_layer_net") if r["phase"] == "backward"]
+        formulas = {c["partial"]: c["formula"] for r in backward for c in r["contributions"]}
+        assert all("@ W.T" not in f or "dout @" in f for f in formulas.values())
+        first = backward[-1]["contributions"][0]
+        assert first["formula_values"] is None
+        assert first["derivative"] in OPS[backward[-1]["op"]].derivatives
+
+    def test_json_records_gain_the_formula(self, invoke: Invoke) -> None:
+        backward = [r for r in records(invoke, "cs231n") if r["phase"] == "backward"]
+        assert backward[0]["contributions"][0] == {
+            "name": "q",
+            "param": "x",
+            "derivative": "y",
+            "partial": "∂f/∂q",
+            "formula": "z",
+            "formula_values": "-4.0",
+            "local": -4.0,
+            "amount": -4.0,
+            "previous": None,
+            "total": -4.0,
+            "contribution": 1,
+            "of": 1,
+        }
+
+    @pytest.mark.parametrize("op", sorted(OPS))
+    def test_every_op_is_written_in_the_nodes_names(self, op: str) -> None:
+        """Generic over the table: no param (nor y or out for the output) is left standing
+        alone in any local derivative once the node's names are in."""
+        spec = OPS[op]
+        args = tuple(f"arg{i}" for i in range(spec.arity))
+        node = NodeDef("node", op, args, ())
+        values: dict[str, Any] = {name: 1.0 for name in (*args, "node")}
+        for position, derivative in enumerate(spec.derivatives):
+            formula = local_formula(node, position, values)
+            text = formula_text(formula)
+            words = set(re.findall(r"(?<![\w.])[^\W\d]\w*", text))
+            assert not words & {*spec.params, "y", "out"} - {"dout"}, (op, derivative, text)
+            named = {p.name for p in formula.pieces if p.kind == "name"}
+            assert named <= {*args, "node"}
+            if derivative.strip() in spec.params:
+                assert text == args[spec.params.index(derivative.strip())]
 
 
 class TestAccumulation:

@@ -30,6 +30,8 @@ class Vertex:
     name: str  # the input or node name, or a constant's text
     op: str = ""
     attrs: str = ""  # the op's attributes as written: axis=1
+    value: Any = None  # an input's value
+    total: Any = None  # an input's gradient: the sum over its edges (None: grad: false)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,17 @@ class Drawing:
     vertices: dict[str, Vertex] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
 
-    def add(self, vertex_id: str, kind: Kind, name: str, op: str = "", attrs: str = "") -> str:
+    def add(
+        self,
+        vertex_id: str,
+        kind: Kind,
+        name: str,
+        op: str = "",
+        attrs: str = "",
+        *,
+        value: Any = None,
+        total: Any = None,
+    ) -> str:
         """Add a vertex under ``vertex_id``, or a variant of it when that is taken. Ids are
         made printable first (they are Graphviz node names, shown in SVG titles)."""
         vertex_id = printable(vertex_id)
@@ -60,8 +72,12 @@ class Drawing:
         while unique in self.vertices:
             n += 1
             unique = f"{vertex_id} ({n})"
-        self.vertices[unique] = Vertex(unique, kind, name, op, attrs)
+        self.vertices[unique] = Vertex(unique, kind, name, op, attrs, value, total)
         return unique
+
+    def out_edges(self, vertex_id: str) -> list[Edge]:
+        """The edges leaving ``vertex_id``, in the order they were added."""
+        return [edge for edge in self.edges if edge.source == vertex_id]
 
 
 def build_drawing(graph: Graph, evaluation: Evaluation, trace: Trace) -> Drawing:
@@ -69,7 +85,10 @@ def build_drawing(graph: Graph, evaluation: Evaluation, trace: Trace) -> Drawing
     values, grads = evaluation.values, evaluation.grads
     title = graph.name + (f" — {graph.description}" if graph.description else "")
     drawing = Drawing(graph.name, title, evaluation.output)
-    ids = {name: drawing.add(name, "input", name) for name in graph.inputs}
+    ids = {
+        name: drawing.add(name, "input", name, value=values[name], total=grads[name])
+        for name in graph.inputs
+    }
     ids.update(
         {
             node.name: drawing.add(node.name, "op", node.name, node.op, node.attrs.text())

@@ -10,11 +10,12 @@ bpcalc.output.trace_text writes them for people and programs.
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from bpcalc.loading.literals import Const
 from bpcalc.ops.spec import EMPTY, Attrs
@@ -53,13 +54,42 @@ class Term:
     name: str
     param: str
     position: int  # index of the argument in the node's inputs
-    derivative: str  # the op's formula for this local derivative
+    derivative: str  # the op's formula for this local derivative, in its params
     local: Any  # a float when every value of the step is a scalar, else None
     amount: Any
     previous: Any  # the running sum before this contribution; None for the first
     total: Any
     index: int
     count: int
+    formula: LocalFormula  # ``derivative`` in the node's own names: ``tax``, ``s * (1 - s)``
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A piece of a local derivative in the node's terms: the op's own text (``kind`` "text"),
+    or an argument or the node's output (``kind`` "name", or "constant" for a number written
+    in the graph, ``name`` being its text), with its value."""
+
+    kind: Literal["text", "name", "constant"]
+    name: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class LocalFormula:
+    """The op's local derivative with its params (and its output, ``y`` or ``out`` where that
+    is not a param) replaced by the node's arguments and name: mul's ``y`` in
+    ``price = all_price * tax`` is ``tax``; sigmoid's ``y * (1 - y)`` in ``s = sigmoid(x)`` is
+    ``s * (1 - s)``. ``arithmetic``: every value is a scalar and the rest reads as arithmetic,
+    so the numbers can be written in for the names."""
+
+    pieces: tuple[Piece, ...]
+    arithmetic: bool
+
+    @property
+    def names_values(self) -> bool:
+        """Whether any piece stands for a value (else it is a constant such as ``1``)."""
+        return any(piece.kind != "text" for piece in self.pieces)
 
 
 @dataclass(frozen=True)
@@ -130,6 +160,7 @@ def build_trace(graph: Graph, evaluation: Evaluation) -> Trace:
                     c.total,
                     seen[c.arg],
                     counts[c.arg],
+                    local_formula(node, position, values),
                 )
             )
             running[c.arg] = c.total
@@ -184,3 +215,96 @@ def _exact_local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any
     layer.forward(*inputs)
     local = layer.backward(Fraction(1))
     return tuple(local if len(inputs) > 1 else (local,))
+
+
+# Words a derivative text may use and still read as arithmetic (numbers can be written in).
+_ARITHMETIC_WORDS = frozenset(
+    {"exp", "ln", "log", "tanh", "sqrt", "abs", "sin", "cos", "max", "min", "sign", "if", "else"}
+    | {"and", "or", "not"}
+)
+_OUTPUT_WORDS = ("y", "out")  # the op's output, where the derivative text uses it
+_TOKEN = re.compile(
+    r"(?P<word>[^\W\d]\w*)|(?P<number>\d[\d.]*(?:[eE][+-]?\d+)?)|(?P<other>.)", re.S
+)
+_CALL = re.compile(r"[^\W\d]\w*\(.*\)", re.S)
+
+
+def local_formula(node: NodeDef, position: int, values: dict[str, Any]) -> LocalFormula:
+    """The local derivative of ``node`` with respect to its argument at ``position``, written
+    with the node's own names (see LocalFormula). Generic over the op table: a param of the
+    op's spec is replaced by the argument in its place, token by token, never inside a longer
+    word or after a dot (``x.T``, ``x.size``)."""
+    spec = OPS[node.op]
+    arguments: dict[str, Piece] = {}
+    for param, arg in zip(spec.params, node.args, strict=True):
+        if isinstance(arg, Const):
+            arguments[param] = Piece("constant", arg.text, arg.value)
+        else:
+            arguments[param] = Piece("name", arg, values[arg])
+    output = Piece("name", node.name, values[node.name])
+    for word in _OUTPUT_WORDS:
+        arguments.setdefault(word, output)
+    pieces: list[Piece] = []
+    arithmetic = True
+    for chunk, is_output in _split_output(spec.derivatives[position], spec.formula, spec.params):
+        if is_output:
+            pieces.append(output)
+            continue
+        previous = ""
+        for match in _TOKEN.finditer(chunk):
+            token = match.group()
+            word = match.group("word")
+            if word is not None and previous != "." and word in arguments:
+                pieces.append(arguments[word])
+            else:
+                if word is not None and (previous == "." or word not in _ARITHMETIC_WORDS):
+                    arithmetic = False
+                if pieces and pieces[-1].kind == "text":
+                    pieces[-1] = Piece("text", pieces[-1].name + token)
+                else:
+                    pieces.append(Piece("text", token))
+            if not token.isspace():
+                previous = token
+    scalar = all(_is_scalar(p.value) for p in pieces if p.kind != "text")
+    return LocalFormula(tuple(pieces), arithmetic and scalar)
+
+
+def _split_output(derivative: str, formula: str, params: tuple[str, ...]) -> list[tuple[str, bool]]:
+    """``derivative`` cut where it writes the op's own formula (``tanh(x)`` in tanh's
+    ``1 - tanh(x)**2``, exp's ``exp(x)``): those pieces are the output. Only a formula that is
+    one call is matched, so that operator precedence cannot change what the text means."""
+    if (
+        formula in params
+        or not _CALL.fullmatch(formula)
+        or not _balanced(formula[formula.index("(") :])
+    ):
+        return [(derivative, False)]
+    chunks: list[tuple[str, bool]] = []
+    pending, rest = "", derivative
+    while (at := rest.find(formula)) >= 0:
+        before = pending + rest[:at]
+        if before and (before[-1].isalnum() or before[-1] in "_."):  # inside a longer word
+            pending, rest = before + rest[at], rest[at + 1 :]
+            continue
+        if before:
+            chunks.append((before, False))
+        chunks.append((formula, True))
+        pending, rest = "", rest[at + len(formula) :]
+    if pending + rest:
+        chunks.append((pending + rest, False))
+    return chunks
+
+
+def _balanced(text: str) -> bool:
+    """Whether the parenthesis opening ``text`` closes at its end (``(x)``, not ``(a) * (b)``)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return i == len(text) - 1
+    return False
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, float | int | Fraction)

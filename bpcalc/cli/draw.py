@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import click
+
 from bpcalc.cli.commands import command
 from bpcalc.cli.options import GraphOptions, digits_option, format_option, graph_options
+from bpcalc.errors import UsageProblem
 
 FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
 
@@ -16,19 +19,28 @@ FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
     "Graphviz; png and pdf are never written to a terminal.",
 )
 @digits_option(
-    "Significant digits on the edges [12 for numbers, 4 for tensors].",
+    "Significant digits on the edges and inputs [4; the legend says so].",
 )
-def draw(source: GraphOptions, fmt: str, digits: int | None) -> None:
+@click.option(
+    "--dpi",
+    type=click.IntRange(10, 1200),
+    metavar="N",
+    help="Resolution of -o png in dots per inch [Graphviz's 96]; 300 for print or slides.",
+)
+def draw(source: GraphOptions, fmt: str, digits: int | None, dpi: int | None) -> None:
     """Draw the graph: inputs on the left, the output on the right, each edge labelled with
     its forward value and, below it in red, the gradient flowing back along it.
 
     Text formats need nothing installed; svg, png and pdf run Graphviz's 'dot' (exit 1 with
-    install instructions when it is missing). GRAPH, --set and --of work as in 'bpcalc run'.
+    install instructions when it is missing). Each input also shows its gradient summed over
+    its edges (a value used twice gets two edges). GRAPH, --set and --of work as in
+    'bpcalc run'.
 
     \b
     Example:
         bpcalc draw apple_orange                  # a drawing in the terminal
         bpcalc draw apple_orange -o svg > apple_orange.svg
+        bpcalc draw apple_orange -o png --dpi 300 > apple_orange.png
         bpcalc draw apple_orange | dot -Tpng > apple_orange.png
         bpcalc draw apple_orange -o mermaid       # paste into Markdown
     """
@@ -41,7 +53,9 @@ def draw(source: GraphOptions, fmt: str, digits: int | None) -> None:
     terminal = stdout_is_terminal()
     if fmt == "auto":
         fmt = "text" if terminal else "dot"
+    if dpi is not None and fmt != "png":
+        raise UsageProblem(f"--dpi applies to -o png only, not -o {fmt}")
     check_image_output(fmt, terminal=terminal)
     graph, evaluation = source.evaluate(trace=True)
     drawing = build_drawing(graph, evaluation, build_trace(graph, evaluation))
-    write_drawing(drawing, fmt=fmt, digits=digits, terminal=terminal)
+    write_drawing(drawing, fmt=fmt, digits=digits, terminal=terminal, dpi=dpi)

@@ -10,9 +10,12 @@ if TYPE_CHECKING:
     from bpcalc.output.trace_text import Line
 
 
-def write_drawing(drawing: Drawing, *, fmt: str, digits: int | None, terminal: bool) -> None:
-    """``fmt`` is text, mermaid, dot or an image format (svg, png, pdf: bytes from Graphviz)."""
-    from bpcalc.output.drawings import render_image, text_lines, to_dot, to_mermaid
+def write_drawing(
+    drawing: Drawing, *, fmt: str, digits: int | None, terminal: bool, dpi: int | None = None
+) -> None:
+    """``fmt`` is text, mermaid, dot or an image format (svg, png, pdf: bytes from Graphviz);
+    ``dpi`` is a PNG's resolution."""
+    from bpcalc.output.drawings import font_warning, render_image, text_lines, to_dot, to_mermaid
     from bpcalc.output.formats import write
     from bpcalc.output.trace_text import plain
 
@@ -27,7 +30,11 @@ def write_drawing(drawing: Drawing, *, fmt: str, digits: int | None, terminal: b
     elif fmt == "dot":
         write(to_dot(drawing, digits=digits))
     else:
-        image = render_image(to_dot(drawing, digits=digits), fmt)
+        warning = font_warning(drawing)
+        if warning is not None:
+            sys.stderr.write(f"warning: {warning}\n")
+            sys.stderr.flush()
+        image = render_image(to_dot(drawing, digits=digits), fmt, dpi=dpi)
         sys.stdout.flush()
         sys.stdout.buffer.write(image)
         sys.stdout.buffer.flush()

@@ -13,12 +13,21 @@ from typing import Any
 from bpcalc.analysis.drawing import Drawing, Edge, Vertex
 from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem, printable
 from bpcalc.ops.table import OPS
-from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, number
-from bpcalc.output.trace_text import INLINE_ELEMENTS, Line, cell_width, tensor_text
+from bpcalc.output.numbers import number
+from bpcalc.output.trace_text import INLINE_ELEMENTS, Line, cell_width, shown_name, tensor_text
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
 BINARY_FORMATS = ("png", "pdf")
 MAX_TEXT_WIDTH = 2000  # columns; a wider terminal drawing is refused in favour of an image
+DRAWING_DIGITS = 4  # significant digits in a drawing unless --digits says otherwise: slides
+MAX_SUMMED = 6  # an input's total is written as the sum of its edges up to this many edges
+# Helvetica for Latin text, then fonts with Hangul, kana and Han (Debian/Ubuntu's
+# fonts-noto-cjk, fonts-nanum, fonts-unfonts-core, fonts-baekmuk; macOS; Windows). Graphviz
+# passes the list to Pango (PNG, PDF) and writes it as the CSS font-family of SVG text.
+FONTS = (
+    "Helvetica,Arial,Noto Sans CJK KR,Noto Sans KR,NanumGothic,UnDotum,Baekmuk Gulim,"
+    "Apple SD Gothic Neo,Malgun Gothic,sans-serif"
+)
 
 INSTALL_GRAPHVIZ = (
     "Graphviz's 'dot' program is needed for -o {fmt} but was not found on PATH. Install "
@@ -38,10 +47,11 @@ class DrawError(BpcalcError):
 
 
 def edge_text(value: Any, digits: int | None) -> str:
-    """A value short enough for an edge: a number, a small tensor, or shape and range."""
+    """A value short enough for an edge: a number, a small tensor, or shape and range; to
+    ``digits`` significant digits, DRAWING_DIGITS when None."""
+    shown = digits or DRAWING_DIGITS
     if isinstance(value, float | int):
-        return number(value, digits or TABLE_DIGITS)
-    shown = digits or TENSOR_DIGITS
+        return number(value, shown)
     if value.size <= INLINE_ELEMENTS:
         return " ".join(tensor_text(value, shown).split())
     import numpy as np
@@ -50,6 +60,35 @@ def edge_text(value: Any, digits: int | None) -> str:
         low, high = float(value.min()), float(value.max())
     shape = "×".join(map(str, value.shape))
     return f"{shape} [{number(low, shown)} … {number(high, shown)}]"
+
+
+def digits_note(digits: int | None, *, hint: bool = True) -> str:
+    """What a drawing's legend says about its numbers (with ``hint``, how to get more)."""
+    if digits is None:
+        more = " (--digits N for more)" if hint else ""
+        return f"numbers to {DRAWING_DIGITS} significant digits{more}"
+    return f"numbers to {digits} significant digit{'s' if digits != 1 else ''}"
+
+
+def total_text(drawing: Drawing, vertex: Vertex, digits: int | None) -> str | None:
+    """An input's gradient, summed over its edges: ``∂q/∂a = 2 + 2 + 3 = 7``; None for an
+    input with grad: false or no edge."""
+    parts = total_parts(drawing, vertex, digits)
+    return None if parts is None else " = ".join(parts)
+
+
+def total_parts(drawing: Drawing, vertex: Vertex, digits: int | None) -> tuple[str, str] | None:
+    """``("∂q/∂a", "2 + 2 + 3 = 7")``: the gradient's name and its sum (see total_text)."""
+    edges = drawing.out_edges(vertex.id)
+    if vertex.kind != "input" or vertex.total is None or not edges:
+        return None
+    head = f"∂{shown_name(drawing.target)}/∂{shown_name(vertex.name)}"
+    total = edge_text(vertex.total, digits)
+    parts = [edge_text(edge.grad, digits) for edge in edges if edge.grad is not None]
+    if 1 < len(parts) <= MAX_SUMMED and isinstance(vertex.total, float | int):
+        summed = " + ".join(f"({p})" if p.startswith("-") and i else p for i, p in enumerate(parts))
+        return head, f"{summed} = {total}"
+    return head, total
 
 
 def op_label(op: str, attrs: str = "") -> str:
@@ -88,17 +127,22 @@ def _tooltip(text: str) -> str:
 def to_dot(drawing: Drawing, *, digits: int | None = None) -> str:
     """DOT for Graphviz: op nodes as circles, an edge's value above its gradient (in red), and
     the name of the value above both when it comes out of an op node."""
+    target = html_text(shown_name(drawing.target))
+    fonts = dot_id(FONTS)
     lines = [
         f"digraph {dot_id(drawing.name)} {{",
-        "  graph [rankdir=LR, ordering=in, labelloc=t, fontname=Helvetica, "
+        f"  graph [rankdir=LR, ordering=in, labelloc=t, fontname={fonts}, "
         f'label=<{html_text(drawing.title)}<br/><font point-size="10">values above each edge, '
-        f'<font color="red">gradients d {html_text(drawing.target)}/d value</font> '
-        "below</font>>];",
-        "  node [fontname=Helvetica];",
-        "  edge [fontname=Helvetica, fontsize=11];",
+        f'<font color="red">gradients ∂{target}/∂value</font> below<br/>'
+        f'under each input <font color="red">∂{target}/∂input</font>, summed over its edges; '
+        f"{html_text(digits_note(digits, hint=False))}</font>>];",
+        f"  node [fontname={fonts}];",
+        # decorate: a line from each label to its edge, so crossing edges keep their labels
+        f"  edge [fontname={fonts}, fontsize=11, decorate=true];",
     ]
     for vertex in drawing.vertices.values():
-        lines.append(f"  {dot_id(vertex.id)} [{_dot_vertex(vertex)}];")
+        total = total_text(drawing, vertex, digits)
+        lines.append(f"  {dot_id(vertex.id)} [{_dot_vertex(vertex, total)}];")
     for edge in drawing.edges:
         label = html_text(edge_text(edge.value, digits))
         if _names_its_value(drawing, edge):
@@ -122,8 +166,10 @@ def _names_its_value(drawing: Drawing, edge: Edge) -> bool:
     )
 
 
-def _dot_vertex(vertex: Vertex) -> str:
+def _dot_vertex(vertex: Vertex, total: str | None = None) -> str:
     name = html_text(vertex.name)
+    if total is not None:
+        name += f'<br/><font color="red" point-size="11">{html_text(total)}</font>'
     if vertex.kind == "op":
         symbol = op_label(vertex.op, vertex.attrs)
         shape = "circle" if len(symbol) <= 4 else "box, style=rounded"
@@ -159,10 +205,14 @@ def to_mermaid(drawing: Drawing, *, digits: int | None = None) -> str:
         f"title: {json.dumps(printable(drawing.title), ensure_ascii=False)}",  # YAML, not a label
         "---",
         "flowchart LR",
-        f"  %% edges: value, then the gradient d {printable(drawing.target)}/d value",
+        f"  %% edges: value, then the gradient ∂{printable(drawing.target)}/∂value; inputs:"
+        f" the gradient summed over their edges; {digits_note(digits)}",
     ]
     for vertex in drawing.vertices.values():
         name = mermaid_text(vertex.name)
+        total = total_text(drawing, vertex, digits)
+        if total is not None:
+            name += f"<br/>{mermaid_text(total)}"
         if vertex.kind == "op":
             symbol = mermaid_text(op_label(vertex.op, vertex.attrs))
             shape = f'(("{symbol}"))' if len(symbol) <= 4 else f'("{symbol}")'
@@ -186,8 +236,9 @@ def to_mermaid(drawing: Drawing, *, digits: int | None = None) -> str:
 # --- images through Graphviz ----------------------------------------------------------------
 
 
-def render_image(dot_source: str, fmt: str) -> bytes:
-    """Run Graphviz's ``dot`` on the DOT text; a clear error when it is missing or fails."""
+def render_image(dot_source: str, fmt: str, *, dpi: int | None = None) -> bytes:
+    """Run Graphviz's ``dot`` on the DOT text; a clear error when it is missing or fails.
+    ``dpi``: the resolution of a PNG (Graphviz's -Gdpi; its default is 96)."""
     import shutil
     import subprocess
 
@@ -196,7 +247,9 @@ def render_image(dot_source: str, fmt: str) -> bytes:
         raise DrawError(INSTALL_GRAPHVIZ.format(fmt=fmt))
     try:
         done = subprocess.run(
-            [program, f"-T{fmt}"], input=dot_source.encode("utf-8"), capture_output=True
+            [program, f"-T{fmt}", *([f"-Gdpi={dpi}"] if dpi is not None else [])],
+            input=dot_source.encode("utf-8"),
+            capture_output=True,
         )
     except OSError as err:
         raise DrawError(f"could not run Graphviz's dot ({program}): {err}") from None
@@ -204,6 +257,72 @@ def render_image(dot_source: str, fmt: str) -> bytes:
         message = done.stderr.decode("utf-8", "replace").strip()
         raise DrawError(f"Graphviz's dot failed (exit {done.returncode}): {message}")
     return done.stdout
+
+
+# Scripts that need a CJK font, and the fontconfig language that has such fonts.
+_CJK_RANGES = (
+    (0x1100, 0x11FF, "ko"),
+    (0x3130, 0x318F, "ko"),
+    (0xA960, 0xA97F, "ko"),
+    (0xAC00, 0xD7FF, "ko"),
+    (0x3040, 0x30FF, "ja"),
+    (0x31F0, 0x31FF, "ja"),
+    (0xFF66, 0xFF9F, "ja"),
+    (0x3400, 0x4DBF, "zh"),
+    (0x4E00, 0x9FFF, "zh"),
+    (0xF900, 0xFAFF, "zh"),
+    (0x20000, 0x3FFFF, "zh"),
+)
+LANGUAGES = {"ko": "Korean", "ja": "Japanese", "zh": "Chinese (Han)"}
+FC_LIST = "fc-list"  # fontconfig's lister; the check is skipped where it is missing
+
+
+def cjk_languages(text: str) -> dict[str, str]:
+    """The fontconfig languages whose fonts ``text`` needs, each with a character needing it."""
+    found: dict[str, str] = {}
+    for ch in text:
+        code = ord(ch)
+        if code < 0x1100:
+            continue
+        for low, high, lang in _CJK_RANGES:
+            if low <= code <= high:
+                found.setdefault(lang, ch)
+    return found
+
+
+def font_warning(drawing: Drawing) -> str | None:
+    """Why CJK names in an image may show as empty boxes: no font for them is installed
+    (``fc-list :lang=ko`` lists none). None when all is well or fc-list is missing."""
+    import shutil
+    import subprocess
+
+    texts = [drawing.title, drawing.target, *(v.name for v in drawing.vertices.values())]
+    needed: dict[str, str] = {}
+    for text in texts:
+        for lang, ch in cjk_languages(text).items():
+            needed.setdefault(lang, ch)
+    program = shutil.which(FC_LIST) if needed else None
+    if program is None:
+        return None
+    missing = []
+    for lang, ch in needed.items():
+        try:
+            done = subprocess.run(
+                [program, f":lang={lang}", "family"], capture_output=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if done.returncode == 0 and not done.stdout.strip():
+            missing.append((lang, ch))
+    if not missing:
+        return None
+    which = " and ".join(f"{LANGUAGES[lang]} ({ch})" for lang, ch in missing)
+    langs = ", ".join(f"fc-list :lang={lang}" for lang, _ in missing)
+    return (
+        f"the drawing has {which} text but no font for it is installed ({langs} lists none), "
+        "so those names may show as empty boxes; install one, for example Debian/Ubuntu: "
+        "sudo apt-get install fonts-noto-cjk (or fonts-nanum for Korean)"
+    )
 
 
 def check_image_output(fmt: str, *, terminal: bool) -> None:
@@ -253,7 +372,8 @@ def text_lines(drawing: Drawing, *, digits: int | None = None) -> list[Line]:
         [(printable(drawing.title), "bold")],
         [
             (f"{VALUE_MARK} value (forward)   ", ""),
-            (f"{GRAD_MARK} gradient d {target}/d value (backward)", "red"),
+            (f"{GRAD_MARK} gradient ∂{target}/∂value (backward)", "red"),
+            (f"   {digits_note(digits)}", "dim"),
         ],
         [],
     ]
@@ -265,12 +385,35 @@ def text_lines(drawing: Drawing, *, digits: int | None = None) -> list[Line]:
         if drawing.vertices[edge.target].kind == "result":
             lines += _tree(drawing, edge, inputs_of, drawn, digits).lines
             lines.append([])
+    lines += _totals(drawing, digits)
     sourced = {edge.source for edge in drawing.edges}
     for vertex in drawing.vertices.values():
         if vertex.kind == "input" and vertex.id not in sourced:
             lines.append([(printable(vertex.name), "cyan"), (" (not used)", "dim")])
     while lines and not lines[-1]:
         lines.pop()
+    return lines
+
+
+def _totals(drawing: Drawing, digits: int | None) -> list[Line]:
+    """Each input once, with its gradient summed over its edges (an input used several times
+    is drawn at each use above): ``∂q/∂a = 2 + 2 + 3 = 7   (used 3 times)``."""
+    rows = []
+    for vertex in drawing.vertices.values():
+        parts = total_parts(drawing, vertex, digits)
+        if parts is not None:
+            rows.append((parts, len(drawing.out_edges(vertex.id))))
+    if not rows:
+        return []
+    width = max(cell_width(head) for (head, _), _ in rows)
+    lines: list[Line] = [[("Gradient of each input, summed over its edges:", "bold")]]
+    for (head, total), uses in rows:
+        pad = " " * (width - cell_width(head))
+        line: Line = [(f"  {head}{pad} = ", ""), (total, "red")]
+        if uses > 1:
+            line.append((f"   (used {uses} times)", "dim"))
+        lines.append(line)
+    lines.append([])
     return lines
 
 

@@ -3,6 +3,7 @@ derivatives and the numbers plugged in, or records for programs (``-o json``).""
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -11,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from bpcalc.errors import printable
 from bpcalc.ops.spec import EMPTY, Attrs
-from bpcalc.ops.table import OPS
 from bpcalc.output.numbers import (
     TABLE_DIGITS,
     TENSOR_DIGITS,
@@ -22,7 +22,9 @@ from bpcalc.output.numbers import (
 )
 
 if TYPE_CHECKING:
-    from bpcalc.analysis.trace import BackwardStep, ForwardStep, Term, Trace
+    from collections.abc import Callable
+
+    from bpcalc.analysis.trace import BackwardStep, ForwardStep, LocalFormula, Term, Trace
 
 INLINE_ELEMENTS = 6  # tensors up to this size are shown in full even without --full
 
@@ -117,6 +119,40 @@ def shown_name(name: str) -> str:
     return clean if clean.isidentifier() else f"({clean})"
 
 
+_PLAIN = re.compile(r"[\d.]+(?:[eE][+-]?\d+)?|[^\W\d]\w*")
+
+
+def formula_text(formula: LocalFormula, write: Callable[[Any], str] | None = None) -> str:
+    """A local derivative in the node's names (``s * (1 - s)``), or with ``write``, the numbers
+    written in for them (``0.7311 * (1 - 0.7311)``); a negative number or a fraction inside a
+    longer formula goes in parentheses."""
+    alone = len(formula.pieces) == 1
+    parts = []
+    for piece in formula.pieces:
+        if piece.kind == "text":
+            parts.append(piece.name)
+            continue
+        if write is not None and piece.kind == "name":
+            text = write(piece.value)
+        elif piece.kind == "name":
+            text = shown_name(piece.name)
+        else:
+            text = printable(piece.name)
+        parts.append(text if alone or _PLAIN.fullmatch(text) or text[0] == "(" else f"({text})")
+    return "".join(parts)
+
+
+def partial_text(node: str, term: Term, formula: str, values: str | None, local: str | None) -> str:
+    """``∂price/∂all_price = tax = 1.1``: the formula, the numbers written in, the value; each
+    only when it says something the one before did not."""
+    parts = [f"∂{shown_name(node)}/∂{shown_name(term.name)}", formula]
+    if term.formula.names_values:
+        for text in (values, local):
+            if text is not None and text != parts[-1]:
+                parts.append(text)
+    return " = ".join(parts)
+
+
 def cell_width(text: str) -> int:
     """Columns ``text`` takes in a terminal: wide (CJK) characters take two."""
     return sum(
@@ -199,7 +235,6 @@ def _named_value(name: str, text: str, style: str, value_style: str = "") -> lis
 
 
 def _backward_lines(step: BackwardStep, forward: ForwardStep, numbers: Numbers) -> list[Line]:
-    spec = OPS[step.op]
     head: Line = [
         (f"({step.number}) ", "bold"),
         (shown_name(step.node), "bold cyan"),
@@ -212,18 +247,28 @@ def _backward_lines(step: BackwardStep, forward: ForwardStep, numbers: Numbers) 
         lines = [[*head, (", dout = ", ""), (dout, "red")]]
     terms = [(term, _term_segments(term, step.dout, numbers)) for term in step.terms]
     width = max(sum(cell_width(text) for text, _ in segs) for _, segs in terms)
-    for term, segments in terms:
+    formulas = [_partial(step.node, term, numbers) for term in step.terms]
+    # Side by side when every line of the step fits, else each formula under its line.
+    below = width + 3 + max(map(cell_width, formulas)) > COMPACT_WIDTH
+    for (term, segments), formula in zip(terms, formulas, strict=True):
         used = sum(cell_width(text) for text, _ in segments)
-        formula = (
-            f"∂{_call(step.op, list(spec.params), step.attrs)}/∂{term.param} = {term.derivative}"
-        )
-        lines.append([*segments, (" " * (width - used + 3) + formula, "dim")])
+        if below:
+            lines += [segments, [(INDENT + "    " + formula, "dim")]]
+        else:
+            lines.append([*segments, (" " * (width - used + 3) + formula, "dim")])
         amount = numbers.text(term.amount)
         if "\n" in amount:  # a --full tensor: what is added goes below, aligned
             lines += [[(INDENT * 2, ""), (line, "red")] for line in amount.split("\n")]
         if term.count > 1:
             lines += _running_sum(term, numbers)
     return lines
+
+
+def _partial(node: str, term: Term, numbers: Numbers) -> str:
+    """``∂price/∂all_price = tax = 1.1``, rounded as the rest of the trace is."""
+    values = formula_text(term.formula, numbers.text) if term.formula.arithmetic else None
+    local = None if term.local is None else numbers.text(term.local)
+    return partial_text(node, term, formula_text(term.formula), values, local)
 
 
 def _term_segments(term: Term, dout: Any, numbers: Numbers) -> Line:
@@ -315,6 +360,13 @@ def trace_records(trace: Trace, *, digits: int | None, full: bool) -> list[dict[
                     "name": t.name,
                     "param": t.param,
                     "derivative": t.derivative,
+                    "partial": f"∂{printable(step.node)}/∂{printable(t.name)}",
+                    "formula": formula_text(t.formula),
+                    "formula_values": (
+                        formula_text(t.formula, lambda x: number(x, digits))
+                        if t.formula.arithmetic
+                        else None
+                    ),
                     "local": value(t.local),
                     "amount": value(t.amount),
                     "previous": value(t.previous),
