@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bpcalc.loading.graph import Graph
     from bpcalc.loading.schema import NodeDef
 
+
 @dataclass(frozen=True)
 class Operand:
     """One argument of a forward step: an input, a node or a constant, with its value."""
@@ -149,7 +150,7 @@ def build_trace(graph: Graph, evaluation: Evaluation) -> Trace:
 
 def _operands(node: NodeDef, values: dict[str, Any]) -> Iterator[Operand]:
     params = OPS[node.op].params
-    for param, arg in zip(params, node.args, strict=True):
+    for param, arg in zip(params, node.args, strict=False):  # optional params may be left out
         if isinstance(arg, Const):
             yield Operand(arg.text, param, arg.value, True)
         else:
