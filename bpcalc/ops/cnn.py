@@ -15,10 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from bpcalc.ops import shapes
 from bpcalc.ops.layers import _sum_to
 from bpcalc.ops.protocol import TernaryLayer, UnaryLayer
-from bpcalc.ops.spec import AttrValue, ShapeError, ShapeRule
 
 Value = Any  # float | np.ndarray
 
@@ -78,13 +76,18 @@ def col2im(
     return img[:, :, pad : H + pad, pad : W + pad]
 
 
-def _check(rule: ShapeRule, op: str, values: tuple[Value, ...], **attrs: AttrValue) -> None:
-    """The op's shape rule (bpcalc.ops.shapes) on the values: the size check has applied it
-    before evaluating, except to a graph of scalar inputs; a ValueError says what is wrong."""
-    try:
-        rule([np.shape(v) for v in values], attrs)
-    except ShapeError as err:
-        raise ValueError(f"{op}: {err}") from None
+def _refuse(problem: str) -> None:
+    """A ValueError for operands that do not fit. bpcalc's size check (bpcalc.ops.shapes)
+    refuses them at the node before evaluating, in more words; this guards direct use."""
+    raise ValueError(problem)
+
+
+def _windows_fit(op: str, x: Value, window_h: int, window_w: int, stride: int, pad: int) -> None:
+    if np.ndim(x) != 4:
+        _refuse(f"{op}: x must be 4-D (N, C, H, W), got shape {np.shape(x)}")
+    _, _, H, W = x.shape
+    if min(window_h, window_w) < 1 or H + 2 * pad < window_h or W + 2 * pad < window_w:
+        _refuse(f"{op}: the {window_h}×{window_w} window does not fit x of shape {x.shape}")
 
 
 class Convolution:
@@ -109,10 +112,14 @@ class Convolution:
     def forward(self, x: Value, W: Value = None, b: Value = None) -> Value:
         if W is not None:
             self.W, self.b = W, b
-        _check(
-            shapes.convolution, "convolution", (x, self.W, self.b), stride=self.stride, pad=self.pad
-        )
-        FN, _, FH, FW = self.W.shape
+        if np.ndim(self.W) != 4:
+            _refuse(f"convolution: W must be 4-D (FN, C, FH, FW), got shape {np.shape(self.W)}")
+        FN, C, FH, FW = self.W.shape
+        _windows_fit("convolution", x, FH, FW, self.stride, self.pad)
+        if x.shape[1] != C or np.shape(self.b) not in ((), (1,), (FN,)):
+            _refuse(
+                f"convolution: x {x.shape}, W {self.W.shape} and b {np.shape(self.b)} do not fit"
+            )
         N, _, H, W_ = x.shape
         out_h = conv_output_size(H, FH, self.stride, self.pad)
         out_w = conv_output_size(W_, FW, self.stride, self.pad)
@@ -141,6 +148,8 @@ class Pooling:
     leaves it out and fails for pad > 0), and the padding is -inf, as in torch's max_pool2d
     (the book's im2col pads with 0, which wins over a window of negatives)."""
 
+    book_weights = ()  # none: the book's Pooling(pool_h, pool_w, stride, pad) holds no weights
+
     def __init__(self, pool_h: int = 2, pool_w: int = 2, stride: int = 2, pad: int = 0) -> None:
         self.pool_h = pool_h
         self.pool_w = pool_w
@@ -150,8 +159,9 @@ class Pooling:
         self.arg_max: Value = None
 
     def forward(self, x: Value) -> Value:
-        attrs = {"pool_h": self.pool_h, "pool_w": self.pool_w, "stride": self.stride}
-        _check(shapes.pooling, "pooling", (x,), pad=self.pad, **attrs)
+        _windows_fit("pooling", x, self.pool_h, self.pool_w, self.stride, self.pad)
+        if 2 * self.pad > min(self.pool_h, self.pool_w):
+            _refuse(f"pooling: pad {self.pad} is more than half the window")
         N, C, H, W = x.shape
         out_h = conv_output_size(H, self.pool_h, self.stride, self.pad)
         out_w = conv_output_size(W, self.pool_w, self.stride, self.pad)
@@ -229,12 +239,13 @@ class BatchNormalization:
             self.running_mean, self.running_var = mean, var
             train_flg = mean is None
         self.train = train_flg
-        given = (x, self.gamma, self.beta)
-        _check(
-            shapes.batch_norm,
-            "batch_norm",
-            given + (() if train_flg else (self.running_mean, self.running_var)),
-        )
+        if np.ndim(x) < 2:
+            _refuse(f"batch_norm: x must be a batch (N, ...), got shape {np.shape(x)}")
+        features = (np.size(x[0]),)
+        per_feature = [self.gamma, self.beta]
+        per_feature += [] if train_flg else [self.running_mean, self.running_var]
+        if any(np.shape(v) not in ((), (1,), features) for v in per_feature):
+            _refuse(f"batch_norm: gamma, beta, mean and var must have shape {features}")
         self.input_shape = x.shape
         out = self._forward(x.reshape(x.shape[0], -1))
         return out.reshape(*self.input_shape)
@@ -290,6 +301,8 @@ class Dropout:
     The draw comes from ``np.random.default_rng(seed)``, so a node's mask is the same on every
     run (the book draws from numpy's global ``np.random.rand``, so its masks differ).
     """
+
+    book_weights = ()  # none
 
     def __init__(self, ratio: float = 0.5, train: bool = True, seed: int = 0) -> None:
         self.ratio = ratio
