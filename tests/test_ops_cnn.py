@@ -532,6 +532,19 @@ class TestErrorsAreLocated:
         with pytest.raises(GraphError, match="node 'y': pooling: x must be 4-D"):
             loads("inputs: {x: 2}\nnodes:\n  y: pooling(x)\n").evaluate()
 
+    @pytest.mark.parametrize(
+        "node", ["convolution(x, W, 0.0)", "pooling(x, pool_h=50, pool_w=50, stride=1)"]
+    )
+    def test_im2col_matrix_is_bounded_before_evaluating(self, node: str) -> None:
+        """A 50×50 window over a 1000×1000 image has 2.3 billion elements in im2col's matrix,
+        however small the result: refused at the node, by --max-elements."""
+        text = (
+            "inputs:\n  x: {zeros: [1, 1, 1000, 1000]}\n  W: {zeros: [1, 1, 50, 50]}\n"
+            f"nodes:\n  c: {node}\n"
+        )
+        with pytest.raises(GraphError, match=r"node 'c' would hold 2,261,002,500 elements in"):
+            loads(text).evaluate()
+
     @pytest.mark.parametrize("op", cnn_cases.CNN_OPS)
     def test_batch_and_exact_refuse_them(self, invoke: Invoke, tmp_path: Path, op: str) -> None:
         node = {

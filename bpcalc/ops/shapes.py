@@ -187,3 +187,18 @@ def batch_norm(shapes: Shapes, attrs: Attributes) -> Shape | None:
                 f"{_dims(x)} (reshaped to ({x[0]}, {features})); got {_dims(shape)}"
             )
     return x
+
+
+def im2col_elements(shapes: Shapes, attrs: Attributes) -> int:
+    """The size of im2col's matrix for a convolution or a pooling whose shapes fit: one row of
+    C*FH*FW per window position (the rule above has checked the shapes)."""
+    x = shapes[0]
+    if len(shapes) > 1:  # convolution: the window is W's
+        fh, fw = shapes[1][2], shapes[1][3]
+        stride, pad = _int(attrs, "stride", 1), _int(attrs, "pad", 0)
+    else:
+        fh, fw = _int(attrs, "pool_h", 2), _int(attrs, "pool_w", 2)
+        stride, pad = _int(attrs, "stride", 2), _int(attrs, "pad", 0)
+    out_h = (x[2] + 2 * pad - fh) // stride + 1
+    out_w = (x[3] + 2 * pad - fw) // stride + 1
+    return x[0] * x[1] * fh * fw * out_h * out_w

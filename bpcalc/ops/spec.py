@@ -200,6 +200,9 @@ class OpSpec:
     exact_note: str = ""  # a limit of the exact layer, shown in --exact's help
     symbol: str = ""  # infix (two params) or prefix (one) operator in expressions, if any
     optional: int = 0  # how many of the last params may be left out (all of them together)
+    # Elements of the largest array the layer makes on the way (im2col's matrix), when that
+    # can outgrow the result; the size check bounds it by --max-elements too.
+    workspace: Callable[[Sequence[Shape], Mapping[str, AttrValue]], int] | None = None
 
     @property
     def arity(self) -> int:

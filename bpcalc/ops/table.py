@@ -232,6 +232,7 @@ _SPECS = (
         "the book's Convolution; x is (N, C, H, W), W (FN, C, FH, FW), b (FN,); "
         "out_h = (H + 2*pad - FH) // stride + 1; matches torch.nn.functional.conv2d",
         attributes=(_STRIDE, _PAD),
+        workspace=shapes.im2col_elements,
     ),
     OpSpec(
         "pooling",
@@ -248,6 +249,7 @@ _SPECS = (
             Attribute("stride", "int", 2, "step between windows", check=_at_least(1)),
             Attribute("pad", "int", 0, "-inf added around each image", check=_at_least(0)),
         ),
+        workspace=shapes.im2col_elements,
     ),
     OpSpec(
         "batch_norm",
