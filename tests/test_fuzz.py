@@ -30,6 +30,7 @@ from bpcalc.loading.build import loads
 from bpcalc.loading.graph import Graph
 from bpcalc.loading.inputs import InputValue
 from bpcalc.ops.table import OPS
+from tests import cnn_cases
 
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 EXAMPLES = {path.stem: path.read_text(encoding="utf-8") for path in sorted(GRAPHS.glob("*.yaml"))}
@@ -441,6 +442,8 @@ def literal(value: Any) -> str:
 @st.composite
 def operands(draw: st.DrawFn, op: str) -> tuple[list[tuple[str, Any, bool]], list[str]]:
     """Inputs (name, value, grad) for one call of ``op``, and the arguments it is called with."""
+    if op in cnn_cases.CNN_OPS:
+        return draw(cnn_cases.operands(op))
     if op in ("add", "sub", "mul", "div", "pow"):
         first = draw(st.sampled_from(SHAPES))
         second = draw(broadcast_partner(first))
@@ -537,6 +540,7 @@ class TestGradientsOfEveryOp:
         """A new op in the registry must be added to the generator below."""
         covered = {"add", "sub", "mul", "div", "pow", "matmul", "affine", "softmax_with_loss"}
         covered |= {"neg", "identity", "exp", "log", "tanh", "relu", "sigmoid", "sum", "mean"}
+        covered |= set(cnn_cases.CNN_OPS)
         assert covered == set(OPS)
 
     @pytest.mark.parametrize("op", sorted(OPS))

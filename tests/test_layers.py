@@ -19,6 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 from bpcalc.ops.layers import AddLayer, Affine, MulLayer, PowLayer, Relu, Sigmoid, SoftmaxWithLoss
 from bpcalc.ops.table import OPS, OpSpec
+from tests import cnn_cases
 
 H = 1e-6  # central-difference step
 RTOL, ATOL = 1e-5, 1e-6
@@ -133,6 +134,7 @@ BUILDERS: dict[str, Callable[[Draw], Inputs]] = {
     "matmul": matmul_inputs,
     "affine": affine_inputs,
     "softmax_with_loss": softmax_inputs,
+    **cnn_cases.BUILDERS,
 }
 ARRAY_ONLY = set(BUILDERS)  # ops that need arrays; every other op also takes Python floats
 
@@ -672,5 +674,5 @@ class TestBookProtocol:
         """Each op's layer class is importable and has forward and backward."""
         for spec in OPS.values():
             layer_class = spec.layer_class()
-            assert layer_class.__name__ == spec.layer
+            assert layer_class.__name__ == spec.class_name
             assert callable(layer_class.forward) and callable(layer_class.backward)

@@ -24,7 +24,7 @@ class TestEveryOpIsListed:
         assert result.exit_code == 0
         for spec in OPS.values():
             assert spec.name in result.stdout
-            assert spec.layer in result.stdout
+            assert spec.class_name in result.stdout
 
     def test_tsv_has_one_line_per_op_in_registry_order(self, invoke: Invoke) -> None:
         """Piped, each op is one TSV line of six fields: the registry's ops, in its order."""
@@ -38,7 +38,7 @@ class TestEveryOpIsListed:
         assert [entry["name"] for entry in document] == list(OPS)
         for entry in document:
             spec = OPS[entry["name"]]
-            assert entry["class"] == spec.layer
+            assert entry["class"] == spec.class_name
             assert entry["inputs"] == list(spec.params)
             assert entry["forward"] == spec.formula
             assert entry["derivatives"] == dict(zip(spec.params, spec.derivatives, strict=True))

@@ -205,22 +205,56 @@ class _Script:
             lines.append(f"{self.var[name]} = {code}{note}")
         return lines
 
+    def book(self, node: NodeDef) -> tuple[str, ...] | None:
+        """The constructor arguments of a layer the book builds with its weights
+        (``Convolution(W, b, stride=1, pad=0)``, then ``forward(x)``): the names its class gives
+        them (``book_weights``); None for other layers, or when a weight is a node's result
+        (its value does not exist yet where the layers are built)."""
+        weights: tuple[str, ...] | None = getattr(_layer_class(node.op), "book_weights", None)
+        if weights is None or any(a in self.ops for a in node.args[1:]):
+            return None
+        return weights
+
     def layers(self) -> list[str]:
-        return [
-            f"{self.layer[node.name]} = {OPS[node.op].layer}({node.attrs.python()})"
-            f"{self.comment(node)}"
-            for node in self.graph.nodes
-        ]
+        lines = []
+        for node in self.graph.nodes:
+            spec = OPS[node.op]
+            weights = self.book(node)
+            if weights is None:
+                arguments = node.attrs.python()
+            else:  # the book's call: weights (the optional ones by name), every attribute
+                required = [self.arg(a) for a in node.args[1 : spec.arity]]
+                optional = [
+                    f"{name}={self.arg(a)}"
+                    for name, a in zip(
+                        weights[spec.arity - 1 :], node.args[spec.arity :], strict=False
+                    )
+                ]
+                attributes = [
+                    f"{a.name}={node.attrs.get(a.name, a.default)!r}" for a in spec.attributes
+                ]
+                arguments = ", ".join([*required, *optional, *attributes])
+            lines.append(
+                f"{self.layer[node.name]} = {spec.class_name}({arguments}){self.comment(node)}"
+            )
+        return lines
 
     def comment(self, node: NodeDef) -> str:
         return f"  # {code_text(node.name)}" if self.var[node.name] != node.name else ""
 
     def forward(self) -> list[str]:
-        return [
-            f"{self.var[node.name]} = {self.layer[node.name]}.forward("
-            f"{', '.join(self.arg(a) for a in node.args)}){self.comment(node)}"
-            for node in self.graph.nodes
-        ]
+        lines = []
+        for node in self.graph.nodes:
+            arguments = [self.arg(a) for a in node.args]
+            if self.book(node) is not None:
+                arguments = arguments[:1]  # the layer holds the weights
+                if len(node.args) > OPS[node.op].arity:  # with the running statistics
+                    arguments.append(_layer_class(node.op).book_inference)
+            lines.append(
+                f"{self.var[node.name]} = {self.layer[node.name]}.forward("
+                f"{', '.join(arguments)}){self.comment(node)}"
+            )
+        return lines
 
     def backward(self) -> list[str]:
         """Reverse order from the output seeded with ones; contributions add up, in order."""
@@ -254,9 +288,18 @@ class _Script:
                 part = self.part(arg, occurrence)
                 targets.append(part)
                 adds.append(f"{self.dvar[arg]} = {self.dvar[arg]} + {part}")
+            layer = self.layer[node.name]
             lines.append(
-                f"{', '.join(targets)} = {self.layer[node.name]}.backward({self.dvar[node.name]})"
+                f"{targets[0] if self.book(node) is not None else ', '.join(targets)} = "
+                f"{layer}.backward({self.dvar[node.name]})"
             )
+            if self.book(node) is not None and set(targets[1:]) - {"_"}:
+                # The book's backward returns dx; the weights' gradients stay on the layer.
+                names = _layer_class(node.op).book_grads
+                lines.append(
+                    f"{', '.join(targets[1:])} = "
+                    f"{', '.join(f'{layer}.{name}' for name in names[: len(targets) - 1])}"
+                )
             lines.extend(adds)
         for name in self.graph.names:
             if name not in has and self.evaluation.grads[name] is not None:
@@ -287,7 +330,8 @@ class _Script:
 
 def python_script(graph: Graph, evaluation: Evaluation, *, standalone: bool = False) -> str:
     """The script: imports (or, standalone, the layer classes' source), then the passes."""
-    classes = sorted({OPS[node.op].layer for node in graph.nodes})
+    specs = {OPS[node.op].layer: OPS[node.op] for node in graph.nodes}
+    classes = sorted(spec.class_name for spec in specs.values())
     library = _layer_library()
     reserved = {*library.names, *library.imported, *dir(builtins), "np", "math", "show", "_"}
     script = _Script(graph, evaluation, reserved)
@@ -310,7 +354,12 @@ def python_script(graph: Graph, evaluation: Evaluation, *, standalone: bool = Fa
         imports, code = library.source(classes)
         parts = ["from __future__ import annotations\n\n" + "\n".join(imports), code]
     else:
-        parts = ["import numpy as np\n\nfrom bpcalc.ops.layers import " + ", ".join(classes)]
+        imports = [
+            f"from {module} import "
+            + ", ".join(sorted(s.class_name for s in specs.values() if s.module == module))
+            for module in sorted({s.module for s in specs.values()}, key=_MODULES.index)
+        ]
+        parts = ["import numpy as np\n\n" + "\n".join(imports)]
     parts.append(f"{ERRSTATE}\n\n\n{SHOW}")
     sections = (
         ("inputs", script.inputs()),
@@ -323,34 +372,46 @@ def python_script(graph: Graph, evaluation: Evaluation, *, standalone: bool = Fa
     return "\n".join(header) + "\n\n" + "\n\n\n".join(parts) + "\n"
 
 
+# The modules of the float layers, in the order a standalone script copies them.
+_MODULES = ("bpcalc.ops.layers", "bpcalc.ops.cnn")
+
+
+def _layer_class(op: str) -> Any:
+    import importlib
+
+    spec = OPS[op]
+    return getattr(importlib.import_module(spec.module), spec.class_name)
+
+
 class _LayerLibrary:
-    """The top-level definitions of bpcalc.ops.layers, to copy the ones a script needs."""
+    """The top-level definitions of the layer modules, to copy the ones a script needs."""
 
     def __init__(self) -> None:
         import ast
+        import importlib
         import inspect
 
-        import bpcalc.ops.layers as layers
-
-        self.module = layers
-        self.text = inspect.getsource(layers)
-        self.definitions: dict[str, ast.stmt] = {}
-        tree = ast.parse(self.text)
-        # What the module imports (np, math, Any): globals the copied code reads, as are the
-        # definitions below; a graph's name must never rebind one.
-        self.imported = {
-            (alias.asname or alias.name).split(".")[0]
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Import | ast.ImportFrom)
-            for alias in node.names
-        }
-        for statement in tree.body:
-            if isinstance(statement, ast.FunctionDef | ast.ClassDef):
-                self.definitions[statement.name] = statement
-            elif isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-                target = statement.targets[0]
-                if isinstance(target, ast.Name):
-                    self.definitions[target.id] = statement
+        self.definitions: dict[str, tuple[Any, str, ast.stmt]] = {}  # name: module, text, code
+        self.imported: set[str] = set()
+        for name in _MODULES:
+            module = importlib.import_module(name)
+            text = inspect.getsource(module)
+            tree = ast.parse(text)
+            # What the module imports (np, math, Any): globals the copied code reads, as are
+            # the definitions below; a graph's name must never rebind one.
+            self.imported |= {
+                (alias.asname or alias.name).split(".")[0]
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Import | ast.ImportFrom)
+                for alias in node.names
+            }
+            for statement in tree.body:
+                if isinstance(statement, ast.FunctionDef | ast.ClassDef):
+                    self.definitions.setdefault(statement.name, (module, text, statement))
+                elif isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+                    target = statement.targets[0]
+                    if isinstance(target, ast.Name):
+                        self.definitions.setdefault(target.id, (module, text, statement))
         self.names = set(self.definitions)
 
     def _used(self, statement: Any) -> set[str]:
@@ -359,7 +420,7 @@ class _LayerLibrary:
         return {node.id for node in ast.walk(statement) if isinstance(node, ast.Name)}
 
     def source(self, classes: Iterable[str]) -> tuple[list[str], str]:
-        """Imports and code of ``classes`` and every helper they use, in the module's order."""
+        """Imports and code of ``classes`` and every helper they use, in the modules' order."""
         import ast
         import inspect
 
@@ -371,21 +432,26 @@ class _LayerLibrary:
             if name in needed:
                 continue
             needed.add(name)
-            names = self._used(self.definitions[name])
+            names = self._used(self.definitions[name][2])
             used |= names
             todo.extend(n for n in names if n in self.definitions and n not in needed)
         chunks = []
-        for name, statement in self.definitions.items():
+        for name, (module, text, statement) in self.definitions.items():
             if name not in needed:
                 continue
             if isinstance(statement, ast.Assign):
-                chunks.append(ast.get_source_segment(self.text, statement) or "")
+                chunks.append(ast.get_source_segment(text, statement) or "")
             else:
-                chunks.append(inspect.getsource(getattr(self.module, name)).rstrip())
+                chunks.append(inspect.getsource(getattr(module, name)).rstrip())
         imports = ["import math"] if "math" in used else []
         imports += ["from typing import Any"] if "Any" in used else []
         imports += ["", "import numpy as np"]
-        code = "# --- layers, copied from bpcalc.ops.layers ---\n\n" + "\n\n\n".join(chunks)
+        copied = " and ".join(
+            m
+            for m in _MODULES
+            if any(d[0].__name__ == m for n, d in self.definitions.items() if n in needed)
+        )
+        code = f"# --- layers, copied from {copied} ---\n\n" + "\n\n\n".join(chunks)
         return imports, code
 
 

@@ -181,7 +181,7 @@ def build_trace(graph: Graph, evaluation: Evaluation) -> Trace:
 
 def _operands(node: NodeDef, values: dict[str, Any]) -> Iterator[Operand]:
     params = OPS[node.op].params
-    for param, arg in zip(params, node.args, strict=True):
+    for param, arg in zip(params, node.args, strict=False):  # optional params may be left out
         if isinstance(arg, Const):
             yield Operand(arg.text, param, arg.value, True)
         else:

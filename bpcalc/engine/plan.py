@@ -48,6 +48,9 @@ def evaluate(
 
     from bpcalc.engine.sizes import check_sizes
 
+    if exact and graph.plans.get(exact) is None:
+        for node in graph.nodes:  # --exact's refusal first: it says more than a size would
+            _exact_layer(graph, node)
     # Before allocating: a broadcast can be far larger than its inputs.
     check_sizes(graph, memory_hint)
     plan = graph.plans.get(exact)
@@ -92,6 +95,10 @@ class _Plan:
         # wanted), for the backward pass.
         self.steps: list[tuple[Any, int, int, int, int]] = []
         self.back: list[tuple[int, int, int, int]] = []
+        # Nodes of more than three inputs (batch_norm with running statistics), by position:
+        # every argument's slot, and the slots that want a gradient (-1 where none is wanted).
+        self.wide: dict[int, tuple[int, ...]] = {}
+        self.wide_back: dict[int, tuple[int, ...]] = {}
         step = self.steps.append
         back = self.back.append
         classes: dict[str, Any] = {}
@@ -115,6 +122,13 @@ class _Plan:
             # An op's attributes go to its layers' __init__; ops without any cost nothing.
             attrs = node.attrs
             factory = layer_class if attrs is EMPTY else partial(layer_class, **attrs)
+            if arity > 3:
+                slots = tuple(s if (s := get(arg)) is not None else constant(arg) for arg in args)
+                self.wide[len(self.steps)] = slots
+                self.wide_back[len(self.steps)] = wants = tuple(map(wanted, slots))
+                step((factory, arity, -1, -1, -1))
+                back((arity if any(w >= 0 for w in wants) else 0, -1, -1, -1))
+                continue
             step((factory, arity, a, b, c))
             if no_grad or a >= const_base or b >= const_base or c >= const_base:
                 wa, wb, wc = wanted(a), wanted(b), wanted(c)
@@ -171,8 +185,10 @@ class _Plan:
                     values[k] = layer.forward(values[a], values[b])
                 elif arity == 1:
                     values[k] = layer.forward(values[a])
-                else:
+                elif arity == 3:
                     values[k] = layer.forward(values[a], values[b], values[c])
+                else:
+                    values[k] = layer.forward(*[values[s] for s in self.wide[k - self.n_inputs]])
                 keep(layer)
                 k += 1
         except (ValueError, TypeError, ArithmeticError, IndexError) as err:
@@ -206,6 +222,12 @@ class _Plan:
                     da = layers[i + 1].backward(dout)
                     g = grads[a]
                     grads[a] = da if g is None else g + da
+                elif arity > 3:
+                    local = layers[i + 1].backward(dout)
+                    for s, d in zip(self.wide_back[i + 1], local, strict=True):
+                        if s >= 0:
+                            g = grads[s]
+                            grads[s] = d if g is None else g + d
                 else:
                     da, db, dc = layers[i + 1].backward(dout)
                     if a >= 0:
@@ -237,6 +259,8 @@ class _Plan:
         for i in range(end - base, -1, -1):
             dout = grads[base + i]
             arity, *wanted = self.back[i]
+            if arity > 3:
+                wanted = list(self.wide_back[i])
             if dout is None or not arity:
                 continue
             try:

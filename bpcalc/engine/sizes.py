@@ -52,6 +52,15 @@ def check_sizes(graph: Graph, memory_hint: str = "") -> None:
                 message = f"node '{node.name}': {node.op}: {err}"
                 raise GraphError([graph.locate(node.name, message)]) from None
         shapes[node.name] = shape
+        workspace = OPS[node.op].workspace
+        if shape is not None and workspace is not None:
+            count = workspace([s for s in operands if s is not None], node.attrs)
+            if count > limit:
+                message = (
+                    f"node '{node.name}' would hold {count:,} elements in its working matrix "
+                    f"(im2col's windows as rows); the limit is {limit:,} (--max-elements)"
+                )
+                raise GraphError([graph.locate(node.name, message)])
         if shape is not None and math.prod(shape) > limit:
             count = math.prod(shape)
             message = (

@@ -193,22 +193,35 @@ class _Lowering:
         if op not in OPS:
             raise ExpressionError(f"unknown op '{op}'{did_you_mean(op, OPS)}", self._column(node))
         spec = OPS[op]
-        if (node.keywords and not spec.attributes) or any(
+        if (node.keywords and not spec.attributes and not spec.optional) or any(
             isinstance(a, ast.Starred) for a in node.args
         ):
             raise ExpressionError(f"{op}() takes positional arguments only", self._column(node))
-        if len(node.args) != spec.arity:
+        operands = list(node.args) + [value for _, value in _input_keywords(node, spec)]
+        given = [k for k in node.keywords if k.arg in spec.params[spec.arity :]]
+        if given and len(operands) == len(node.args):
+            missing = [p for p in spec.params[spec.arity :] if p not in {k.arg for k in given}]
             raise ExpressionError(
-                f"{op}() takes {spec.arity} argument{'s' * (spec.arity != 1)} "
-                f"({', '.join(spec.params)}), got {len(node.args)}",
+                f"{op}() takes {', '.join(spec.params[spec.arity :])} together, after "
+                f"{spec.arity} positional arguments"
+                + (f"; '{missing[0]}' is missing" if missing else ""),
+                self._column(given[0]),
+            )
+        if not spec.takes(len(operands)):
+            raise ExpressionError(
+                f"{op}() takes {spec.count_text('argument')} ({spec.inputs_text()}), "
+                f"got {len(operands)}",
                 self._column(node),
             )
-        return list(node.args)
+        return operands
 
     def _call_attrs(self, node: ast.Call, spec: OpSpec) -> Attrs:
         """``sum(M, axis=1)``: the keywords, each a known attribute given once, as constants."""
         values: list[tuple[str, AttrValue]] = []
+        inputs = {id(keyword) for keyword, _ in _input_keywords(node, spec)}
         for keyword in node.keywords:
+            if id(keyword) in inputs:
+                continue
             column = self._column(keyword)
             if keyword.arg is None:
                 raise ExpressionError(f"{spec.name}() takes attributes as name=value", column)
@@ -304,8 +317,11 @@ class _Lowering:
             text = "-" + _wrapped(texts[id(node.operand)], _FACTOR)
         else:
             assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            spec = OPS[node.func.id]
             strength = _ATOM
             words = [texts[id(arg)][0] for arg in node.args]
+            # Optional inputs given by name keep it: batch_norm(x, g, b, mean=m, var=v).
+            words += [f"{k.arg}={texts[id(value)][0]}" for k, value in _input_keywords(node, spec)]
             # Attributes in name order, so that the order they were written in never matters.
             words += [f"{name}={attr_text(value)}" for name, value in sorted(attrs.items())]
             text = f"{node.func.id}({', '.join(words)})"
@@ -321,6 +337,18 @@ class _Lowering:
         if node.end_lineno == node.lineno and node.end_col_offset is not None:
             return self.lines[node.lineno - 1][node.col_offset : node.end_col_offset].decode()
         return ast.get_source_segment(self.text, node) or ast.unparse(node)
+
+
+def _input_keywords(node: ast.Call, spec: OpSpec) -> list[tuple[ast.keyword, ast.expr]]:
+    """The keywords of a call that give optional inputs by name (``mean=m``), in the params'
+    order, when they follow the positional arguments: nodes, unlike attributes."""
+    optional = spec.params[spec.arity :]
+    if not optional or len(node.args) != spec.arity:
+        return []
+    named = {keyword.arg: keyword for keyword in node.keywords if keyword.arg in optional}
+    if len(named) < len(optional):
+        return []  # none (attributes only), or some: _call_operands says which is missing
+    return [(named[name], named[name].value) for name in optional]
 
 
 def _wrapped(operand: tuple[str, int], needs: int) -> str:

@@ -55,9 +55,10 @@ class GraphDef:
 
     @cached_property
     def has_attrs(self) -> bool:
-        """Whether some node has attributes (then sizes are checked even for scalar inputs);
-        worked out on the first evaluation of scalars only, once per file."""
-        return any(node.attrs is not EMPTY for node in self.nodes)
+        """Whether some node has attributes, or an op that has some (then sizes are checked
+        even for scalar inputs: a convolution refuses them); worked out on the first
+        evaluation of scalars only, once per file."""
+        return any(node.attrs is not EMPTY or OPS[node.op].attributes for node in self.nodes)
 
 
 def canonical_name(name: str) -> str:
@@ -288,14 +289,13 @@ def _explicit_node(name: str, definition: dict[str, Any], path: DataPath) -> Nod
         raise _At(f"unknown op '{op}'{did_you_mean(op, OPS)}", ("op",))
     raw_args = definition.get("in")
     if raw_args is None:
-        raise _At(f"this node needs 'in: [{', '.join(OPS[op].params)}]'")
+        raise _At(f"this node needs 'in: [{OPS[op].inputs_text()}]'")
     if not isinstance(raw_args, list):
         raw_args = [raw_args]
     spec = OPS[op]
-    if len(raw_args) != spec.arity:
+    if not spec.takes(len(raw_args)):
         raise _At(
-            f"{op} takes {spec.arity} input{'s' * (spec.arity != 1)} "
-            f"({', '.join(spec.params)}), got {len(raw_args)}",
+            f"{op} takes {spec.count_text('input')} ({spec.inputs_text()}), got {len(raw_args)}",
             ("in",),
         )
     args: list[Arg] = []

@@ -368,16 +368,24 @@ def _spread(dout: Value, x: Value, axis: int | tuple[int, ...] | None, keepdims:
 
 
 class Affine:
-    """z = x @ W + b for a batch of rows x (or one sample, 1-D); db is summed over the batch."""
+    """z = x @ W + b for a batch of rows x (or one sample, 1-D); db is summed over the batch.
+
+    As the book's Affine, an x of more than 2 dimensions (an (N, C, H, W) batch of images) is
+    flattened to (N, -1) first, and dx reshaped back to x's shape.
+    """
 
     x: Value = None
     W: Value = None
     b: Value = None
     dW: Value = None
     db: Value = None
+    original_x_shape: tuple[int, ...] | None = None  # set when x was flattened
     _xw: Value = None
 
     def forward(self, x: Value, W: Value, b: Value) -> Value:
+        if isinstance(x, np.ndarray) and x.ndim > 2:
+            self.original_x_shape = x.shape
+            x = x.reshape(x.shape[0], -1)
         self.x = x
         self.W = W
         self.b = b
@@ -387,6 +395,8 @@ class Affine:
     def backward(self, dout: Value) -> tuple[Value, Value, Value]:
         dx, self.dW = _matmul_grads(self.x, self.W, _sum_to(dout, self._xw))
         self.db = _sum_to(dout, self.b)
+        if self.original_x_shape is not None:
+            dx = dx.reshape(self.original_x_shape)
         return dx, self.dW, self.db
 
 

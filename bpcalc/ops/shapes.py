@@ -5,6 +5,7 @@ Each OpSpec names one; bpcalc.engine.sizes applies them to a whole graph before 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from bpcalc.ops.spec import AttrValue, Shape, ShapeError
@@ -64,7 +65,11 @@ def matmul(shapes: Shapes, attrs: Attributes) -> Shape | None:
 
 
 def affine(shapes: Shapes, attrs: Attributes) -> Shape | None:
-    xw = _matmul(shapes[0], shapes[1])
+    """x @ W + b, an x of more than 2 dimensions flattened to (N, -1) first, as the book does."""
+    x = shapes[0]
+    if len(x) > 2:
+        x = (x[0], math.prod(x[1:]))
+    xw = _matmul(x, shapes[1])
     return None if xw is None else _broadcast(xw, shapes[2])
 
 
@@ -96,3 +101,104 @@ def reduced_axes(axis: AttrValue, ndim: int) -> tuple[int, ...]:
             raise ShapeError(f"axis {list(wanted)} names axis {a % ndim} twice")
         axes.append(a % ndim)
     return tuple(sorted(axes))
+
+
+# ---- the layers of chapters 6 and 7 (bpcalc.ops.cnn): NCHW batches, sizes checked here so that
+# a convolution whose channels do not match is refused at its node before anything is evaluated.
+
+
+def _dims(shape: Shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _windows(size: int, window: int, stride: int, pad: int, axis: str) -> int:
+    """How many windows fit along ``axis``; ShapeError when not even one does."""
+    if size + 2 * pad < window:
+        padded = f" (padded: {size + 2 * pad})" if pad else ""
+        raise ShapeError(
+            f"the input's {axis} {size}{padded} is smaller than the window's {axis} {window}"
+        )
+    return (size + 2 * pad - window) // stride + 1
+
+
+def _int(attrs: Attributes, name: str, default: int) -> int:
+    value = attrs.get(name, default)
+    return value if isinstance(value, int) else default
+
+
+def convolution(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """x (N, C, H, W) and W (FN, C, FH, FW) make (N, FN, out_h, out_w); b is (FN,)."""
+    x, w, b = shapes
+    if len(x) != 4:
+        raise ShapeError(f"x must be 4-D (N, C, H, W), got shape {_dims(x)}")
+    if len(w) != 4:
+        raise ShapeError(f"W must be 4-D (FN, C, FH, FW), got shape {_dims(w)}")
+    n, c, h, width = x
+    fn, wc, fh, fw = w
+    if wc != c:
+        raise ShapeError(
+            f"x has {c} channel{'s' * (c != 1)} (axis 1) but the filters of W {_dims(w)} have {wc}"
+        )
+    if fh == 0 or fw == 0:
+        raise ShapeError(f"the filters of W {_dims(w)} are empty")
+    if b not in ((), (1,), (fn,)):
+        raise ShapeError(f"b must hold one bias per filter, shape ({fn},); got {_dims(b)}")
+    stride, pad = _int(attrs, "stride", 1), _int(attrs, "pad", 0)
+    return (
+        n,
+        fn,
+        _windows(h, fh, stride, pad, "height"),
+        _windows(width, fw, stride, pad, "width"),
+    )
+
+
+def pooling(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """x (N, C, H, W) makes (N, C, out_h, out_w), the padding counted."""
+    x = shapes[0]
+    if len(x) != 4:
+        raise ShapeError(f"x must be 4-D (N, C, H, W), got shape {_dims(x)}")
+    pool_h, pool_w = _int(attrs, "pool_h", 2), _int(attrs, "pool_w", 2)
+    stride, pad = _int(attrs, "stride", 2), _int(attrs, "pad", 0)
+    if 2 * pad > min(pool_h, pool_w):
+        raise ShapeError(
+            f"pad {pad} is more than half the window ({pool_h}×{pool_w}), "
+            f"as torch's max_pool2d refuses too: a window would be padding only"
+        )
+    n, c, h, w = x
+    return (
+        n,
+        c,
+        _windows(h, pool_h, stride, pad, "height"),
+        _windows(w, pool_w, stride, pad, "width"),
+    )
+
+
+def batch_norm(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """x (N, ...) keeps its shape; gamma, beta (and mean, var) hold one value per feature,
+    the D = prod(x.shape[1:]) columns of x reshaped to (N, D)."""
+    x = shapes[0]
+    if len(x) < 2:
+        raise ShapeError(f"x must be a batch (N, ...) of 2 or more dimensions, got {_dims(x)}")
+    features = math.prod(x[1:])
+    for name, shape in zip(("gamma", "beta", "mean", "var"), shapes[1:], strict=False):
+        if shape not in ((), (1,), (features,)):
+            raise ShapeError(
+                f"{name} must hold one value per feature, shape ({features},) for x of shape "
+                f"{_dims(x)} (reshaped to ({x[0]}, {features})); got {_dims(shape)}"
+            )
+    return x
+
+
+def im2col_elements(shapes: Shapes, attrs: Attributes) -> int:
+    """The size of im2col's matrix for a convolution or a pooling whose shapes fit: one row of
+    C*FH*FW per window position (the rule above has checked the shapes)."""
+    x = shapes[0]
+    if len(shapes) > 1:  # convolution: the window is W's
+        fh, fw = shapes[1][2], shapes[1][3]
+        stride, pad = _int(attrs, "stride", 1), _int(attrs, "pad", 0)
+    else:
+        fh, fw = _int(attrs, "pool_h", 2), _int(attrs, "pool_w", 2)
+        stride, pad = _int(attrs, "stride", 2), _int(attrs, "pad", 0)
+    out_h = (x[2] + 2 * pad - fh) // stride + 1
+    out_w = (x[3] + 2 * pad - fw) // stride + 1
+    return x[0] * x[1] * fh * fw * out_h * out_w

@@ -188,7 +188,7 @@ class OpSpec:
     """Everything bpcalc knows about one op; see docs/adding-an-op.md."""
 
     name: str
-    layer: str  # class name in bpcalc.ops.layers
+    layer: str  # class name in bpcalc.ops.layers, or "module:Class" in bpcalc.ops.module
     params: tuple[str, ...]  # forward() argument names, in order
     formula: str  # forward, in terms of params
     derivatives: tuple[str, ...]  # one local derivative per param
@@ -199,10 +199,42 @@ class OpSpec:
     exact_layer: str = ""  # class name in bpcalc.ops.exact; "" when not exact over the rationals
     exact_note: str = ""  # a limit of the exact layer, shown in --exact's help
     symbol: str = ""  # infix (two params) or prefix (one) operator in expressions, if any
+    optional: int = 0  # how many of the last params may be left out (all of them together)
+    # Elements of the largest array the layer makes on the way (im2col's matrix), when that
+    # can outgrow the result; the size check bounds it by --max-elements too.
+    workspace: Callable[[Sequence[Shape], Mapping[str, AttrValue]], int] | None = None
 
     @property
     def arity(self) -> int:
-        return len(self.params)
+        """How many inputs a node of the op has, optional ones left out."""
+        return len(self.params) - self.optional
+
+    def takes(self, count: int) -> bool:
+        """Whether a node may have ``count`` inputs: all params, or all but the optional ones."""
+        return count in (self.arity, len(self.params))
+
+    def inputs_text(self) -> str:
+        """``x, gamma, beta`` or, with optional params, ``x, gamma, beta[, mean, var]``."""
+        text = ", ".join(self.params[: self.arity])
+        if self.optional:
+            text += f"[, {', '.join(self.params[self.arity :])}]"
+        return text
+
+    def count_text(self, noun: str) -> str:
+        """``3 inputs``, or ``3 or 5 inputs`` with optional params."""
+        counts = f"{self.arity}" + (f" or {len(self.params)}" if self.optional else "")
+        return f"{counts} {noun}{'s' * (len(self.params) != 1)}"
+
+    @property
+    def module(self) -> str:
+        """The module of the float layer class: ``bpcalc.ops.layers`` unless ``layer`` names one."""
+        module, _, _ = self.layer.rpartition(":")
+        return f"bpcalc.ops.{module or 'layers'}"
+
+    @property
+    def class_name(self) -> str:
+        """The float layer's class name, without its module."""
+        return self.layer.rpartition(":")[2]
 
     @property
     def exact(self) -> bool:
@@ -217,8 +249,10 @@ class OpSpec:
         return next((a for a in self.attributes if a.name == name), None)
 
     def signature(self) -> str:
-        """``x, axis=None, keepdims=False``: the params, then the attributes with defaults."""
-        return ", ".join([*self.params, *(a.signature for a in self.attributes)])
+        """``x, axis=None, keepdims=False``: the params, then the attributes with defaults;
+        optional params as ``mean=None``."""
+        params = [*self.params[: self.arity], *(f"{p}=None" for p in self.params[self.arity :])]
+        return ", ".join([*params, *(a.signature for a in self.attributes)])
 
     def unknown_attribute(self, name: str) -> str:
         """The message for an attribute this op does not have."""
@@ -229,7 +263,7 @@ class OpSpec:
 
     def layer_class(self) -> LayerClass:
         """The float layer class, imported on first use (it needs numpy)."""
-        cls: LayerClass = getattr(importlib.import_module("bpcalc.ops.layers"), self.layer)
+        cls: LayerClass = getattr(importlib.import_module(self.module), self.class_name)
         return cls
 
     def exact_layer_class(self) -> LayerClass:

@@ -6,8 +6,10 @@ Adding an op is one layer class, one entry here and its tests: see docs/adding-a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bpcalc.ops import shapes
-from bpcalc.ops.spec import Attribute, OpSpec
+from bpcalc.ops.spec import Attribute, AttrValue, OpSpec
 
 # sum and mean reduce over some axes, or all of them.
 _REDUCTION = (
@@ -19,6 +21,27 @@ _REDUCTION = (
     ),
     Attribute("keepdims", "bool", False, "keep each reduced axis with size 1"),
 )
+
+
+def _at_least(low: int) -> Callable[[AttrValue], str | None]:
+    def check(value: AttrValue) -> str | None:
+        return None if isinstance(value, int) and value >= low else f"must be at least {low}"
+
+    return check
+
+
+def _ratio(value: AttrValue) -> str | None:
+    ok = isinstance(value, float) and 0.0 <= value < 1.0
+    return None if ok else "must be at least 0 and below 1"
+
+
+def _positive(value: AttrValue) -> str | None:
+    return None if isinstance(value, float) and value > 0.0 else "must be positive"
+
+
+# The convolution's and the pooling's windows move by stride over an input padded by pad.
+_STRIDE = Attribute("stride", "int", 1, "step between windows", check=_at_least(1))
+_PAD = Attribute("pad", "int", 0, "zeros added around each image", check=_at_least(0))
 
 _SPECS = (
     OpSpec(
@@ -185,7 +208,8 @@ _SPECS = (
         "x @ W + b",
         ("dout @ W.T", "x.T @ dout", "dout summed over the batch"),
         shapes.affine,
-        "1-D x is one sample",
+        "1-D x is one sample; x of more than 2 dimensions is flattened to (N, -1) as in the "
+        "book, dx reshaped back",
     ),
     OpSpec(
         "softmax_with_loss",
@@ -196,6 +220,75 @@ _SPECS = (
         shapes.scalar,
         "t: one-hot (or probability) rows, or class indices; a 1-D x is a batch of one; "
         "matches torch.nn.functional.cross_entropy",
+    ),
+    # ---- chapters 6 and 7: the layers of bpcalc.ops.cnn
+    OpSpec(
+        "convolution",
+        "cnn:Convolution",
+        ("x", "W", "b"),
+        "im2col(x) @ W.reshape(FN, -1).T + b, as (N, FN, out_h, out_w)",
+        ("col2im(dout @ W)", "dout @ im2col(x)", "dout summed over N, out_h, out_w"),
+        shapes.convolution,
+        "the book's Convolution; x is (N, C, H, W), W (FN, C, FH, FW), b (FN,); "
+        "out_h = (H + 2*pad - FH) // stride + 1; matches torch.nn.functional.conv2d",
+        attributes=(_STRIDE, _PAD),
+        workspace=shapes.im2col_elements,
+    ),
+    OpSpec(
+        "pooling",
+        "cnn:Pooling",
+        ("x",),
+        "the maximum of each pool_h × pool_w window of x",
+        ("1 at the first maximum of each window, else 0",),
+        shapes.pooling,
+        "the book's max Pooling, with out_h = (H + 2*pad - pool_h) // stride + 1 (the book "
+        "leaves pad out) and -inf padding; matches torch.nn.functional.max_pool2d",
+        attributes=(
+            Attribute("pool_h", "int", 2, "window height", check=_at_least(1)),
+            Attribute("pool_w", "int", 2, "window width", check=_at_least(1)),
+            Attribute("stride", "int", 2, "step between windows", check=_at_least(1)),
+            Attribute("pad", "int", 0, "-inf added around each image", check=_at_least(0)),
+        ),
+        workspace=shapes.im2col_elements,
+    ),
+    OpSpec(
+        "batch_norm",
+        "cnn:BatchNormalization",
+        ("x", "gamma", "beta", "mean", "var"),
+        "gamma * (x - mean) / sqrt(var + eps) + beta, per feature over the batch",
+        (
+            "gamma / sqrt(var + eps), through the batch statistics",
+            "(x - mean) / sqrt(var + eps)",
+            "1",
+            "-gamma / sqrt(var + eps)",
+            "-gamma * (x - mean) / 2 / (var + eps)**1.5",
+        ),
+        shapes.batch_norm,
+        "the book's BatchNormalization: training mode (the batch's mean and biased variance "
+        "over axis 0) unless mean and var, running statistics, are given as inputs; x of more "
+        "than 2 dimensions is reshaped to (N, -1), so statistics are per (c, h, w), not per "
+        "channel as in torch's BatchNorm2d; matches torch.nn.functional.batch_norm",
+        attributes=(
+            Attribute(
+                "eps", "float", 1e-6, "added to the variance (the book's 10e-7)", check=_positive
+            ),
+        ),
+        optional=2,
+    ),
+    OpSpec(
+        "dropout",
+        "cnn:Dropout",
+        ("x",),
+        "x * (rand > ratio) with train, else x * (1 - ratio)",
+        ("the mask (rand > ratio) with train, else 1 - ratio",),
+        shapes.same,
+        "the book's Dropout (not inverted); rand from numpy.random.default_rng(seed), the same "
+        "mask on every run",
+        attributes=(
+            Attribute("ratio", "float", 0.5, "the share of elements dropped", check=_ratio),
+            Attribute("train", "bool", True, "drop (true) or scale by 1 - ratio (false)"),
+            Attribute("seed", "int", 0, "seed of the random mask", check=_at_least(0)),
+        ),
     ),
 )
 

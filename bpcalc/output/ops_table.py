@@ -34,7 +34,7 @@ def derivatives_text(spec: OpSpec) -> str:
 def op_row(spec: OpSpec) -> list[str]:
     return [
         spec.name,
-        spec.layer,
+        spec.class_name,
         spec.signature(),
         spec.formula,
         derivatives_text(spec),
@@ -47,7 +47,7 @@ def ops_document() -> list[dict[str, Any]]:
     return [
         {
             "name": spec.name,
-            "class": spec.layer,
+            "class": spec.class_name,
             "inputs": list(spec.params),
             "forward": spec.formula,
             "derivatives": dict(zip(spec.params, spec.derivatives, strict=True)),
@@ -98,7 +98,7 @@ def ops_markdown() -> str:
         cells = [
             f"`{spec.name}`",
             f"`{_cell(spec.symbol)}`" if spec.symbol else "",
-            f"`{spec.layer}`",
+            f"`{spec.class_name}`",
             spec.signature(),
             f"`{_cell(spec.formula)}`",
             derivatives,
