@@ -236,7 +236,8 @@ def local_formula(node: NodeDef, position: int, values: dict[str, Any]) -> Local
     word or after a dot (``x.T``, ``x.size``)."""
     spec = OPS[node.op]
     arguments: dict[str, Piece] = {}
-    for param, arg in zip(spec.params, node.args, strict=True):
+    # A node may leave out the op's optional params (batch_norm's mean and var).
+    for param, arg in zip(spec.params, node.args, strict=False):
         if isinstance(arg, Const):
             arguments[param] = Piece("constant", arg.text, arg.value)
         else:
