@@ -196,7 +196,7 @@ class TestErrors:
         result = invoke("run", str(path))
         messages = [line for line in result.stderr.splitlines() if line.startswith(str(path))]
         assert messages == [
-            f"{path}:3:6: unknown op 'foo'",
+            f"{path}:3:6: unknown op 'foo'; 'bpcalc ops' lists the ops",
             f"{path}:4:10: unknown name 'yy'",
         ]
 
