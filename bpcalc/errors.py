@@ -233,8 +233,44 @@ def did_you_mean(word: str, choices: Iterable[str] | NameIndex) -> str:
     """A ' (did you mean 'x'?)' suffix for the closest choice, or ''. Among many choices
     (more than a few thousand) only those that begin or end most like the word are
     compared; pass a NameIndex to hint at many words among the same many names."""
+    close = closest(word, choices)
+    return f" (did you mean '{close}'?)" if close else ""
+
+
+def closest(word: str, choices: Iterable[str] | NameIndex) -> str | None:
+    """The choice a typo of ``word`` most likely stands for, or None.
+
+    Words are compared decomposed (NFD), so that a Korean syllable or an accented letter typed
+    with one wrong part is one difference, not a whole wrong character (``사가`` is close to
+    ``사과``). difflib's ratio alone is loose for short words (``maximum`` and ``matmul`` share
+    60%), so a short word's match must also be within a few typed characters' edits."""
     import difflib  # only when a name is wrong: keeps it off every command's start-up
+    import unicodedata
 
     index = choices if isinstance(choices, NameIndex) else NameIndex(choices)
-    close = difflib.get_close_matches(word, index.candidates(word), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    decomposed: dict[str, str] = {}
+    for choice in index.candidates(word):
+        decomposed.setdefault(unicodedata.normalize("NFD", choice), choice)
+    typed = unicodedata.normalize("NFD", word)
+    for match in difflib.get_close_matches(typed, decomposed, n=5, cutoff=0.6):
+        if len(typed) > _SHORT or _edits(typed, match) <= max(1, len(typed) // 3):
+            return decomposed[match]
+    return None
+
+
+_SHORT = 8  # up to this length, a hint must be within len // 3 edits of the word
+
+
+def _edits(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) that turn ``a`` into ``b``."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        row = [i]
+        for j, y in enumerate(b, 1):
+            cost = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                cost = min(cost, previous2[j - 2] + 1)
+            row.append(cost)
+        previous2, previous = previous, row
+    return previous[-1]

@@ -196,7 +196,7 @@ class TestErrors:
         result = invoke("run", str(path))
         messages = [line for line in result.stderr.splitlines() if line.startswith(str(path))]
         assert messages == [
-            f"{path}:3:6: unknown op 'foo'",
+            f"{path}:3:6: unknown op 'foo'; 'bpcalc ops' lists the ops",
             f"{path}:4:10: unknown name 'yy'",
         ]
 
@@ -387,6 +387,141 @@ class TestHelpAndCompletion:
         assert names == ["apple", "apple_num", "apple_price"]
         sets = [c.value for c in complete.get_completions(["run", "apple_orange", "--set"], "ta")]
         assert sets == ["tax="]
+
+
+def complete(shell: str, words: str, cwd: Path | None = None) -> list[str]:
+    """What `bpcalc` answers a shell's completion script (click's protocol), as value lines."""
+    import os
+
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    env = {**os.environ, "_BPCALC_COMPLETE": f"{shell}_complete", "COMP_WORDS": words}
+    env["COMP_CWORD"] = words.split()[-1] if shell == "fish" else str(cword)
+    result = subprocess.run(
+        [sys.executable, "-m", "bpcalc"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+def bash_completes(words: list[str], cwd: Path) -> list[str]:
+    """COMPREPLY after bash runs `bpcalc completion bash`'s function on WORDS (TAB at the end)."""
+    import os
+    import shlex
+    import shutil
+
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    script = (
+        "source <(bpcalc completion bash)\n"
+        f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
+        "_bpcalc_completion bpcalc 2>/dev/null\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    result = subprocess.run(
+        ["bash", "--norc", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": path},
+        cwd=cwd,
+        timeout=60,
+        check=True,
+    )
+    return [line for line in result.stdout.splitlines() if line]
+
+
+class TestShellCompletion:
+    def test_bash_completes_an_example_name_for_graph(self, tmp_path: Path) -> None:
+        """bash: `bpcalc run apple_o<TAB>` gives apple_orange. (A `file` item after the
+        examples made click's bash script drop them.)"""
+        assert bash_completes(["bpcalc", "run", "apple_o"], tmp_path) == ["apple_orange"]
+
+    def test_bash_offers_graph_files_here_beside_matching_examples(self, tmp_path: Path) -> None:
+        """When examples match, bash still offers the graph files here that match."""
+        (tmp_path / "apple_mine.yaml").write_text("inputs: {x: 1}\noutput: x\n")
+        (tmp_path / "apple_notes.txt").write_text("")
+        replies = bash_completes(["bpcalc", "grad", "apple"], tmp_path)
+        assert replies == ["apple", "apple_orange", "apple_mine.yaml"]
+
+    def test_graph_completion_puts_the_file_item_first(self) -> None:
+        """In every shell the example names come with file completion; for bash's sake the
+        `file` item comes first."""
+        for shell in ("bash", "zsh"):
+            lines = complete(shell, "bpcalc run apple_o")
+            assert lines[0].startswith("file"), (shell, lines)
+            assert any("apple_orange" in line for line in lines), (shell, lines)
+
+    def test_examples_name_completes_in_every_shell(self) -> None:
+        """`bpcalc examples two<TAB>` offers two_layer_net (it offered nothing)."""
+        assert complete("bash", "bpcalc examples two") == ["plain,two_layer_net"]
+        assert complete("zsh", "bpcalc examples two") == ["plain", "two_layer_net", "_"]
+        assert complete("fish", "bpcalc examples two") == ["plain,two_layer_net"]
+
+    def test_bash_inserts_names_that_are_not_identifiers_quoted(self, tmp_path: Path) -> None:
+        """bash puts a completion on the line as it is, so `x1 * w1` comes as 'x1 * w1'."""
+        replies = bash_completes(["bpcalc", "grad", "tanh_neuron", "--wrt", "x1"], tmp_path)
+        assert replies == ["x1", "'x1 * w1'", "'x1 * w1 + x2 * w2'"]
+
+    def test_zsh_and_fish_get_names_as_they_are(self) -> None:
+        """zsh's compadd and fish escape what they insert themselves: no quotes from bpcalc."""
+        zsh = complete("zsh", "bpcalc grad tanh_neuron --wrt x1")
+        assert zsh[1::3] == ["x1", "x1 * w1", "x1 * w1 + x2 * w2"]
+        fish = complete("fish", "bpcalc grad tanh_neuron --wrt x1")
+        assert fish == ["plain,x1", "plain,x1 * w1", "plain,x1 * w1 + x2 * w2"]
+
+    def test_bash_leaves_identifiers_unquoted(self, tmp_path: Path) -> None:
+        """Plain names, Korean ones too, and --set's NAME= need no quotes."""
+        graph = tmp_path / "g.yaml"
+        graph.write_text("inputs: {사과: 1, tax: 2}\nnodes:\n  y: 사과 * tax\n")
+        assert complete("bash", f"bpcalc grad {graph} --wrt 사") == ["plain,사과"]
+        assert complete("bash", f"bpcalc run {graph} --set ta") == ["plain,tax="]
+
+    def test_zsh_script_starts_compinit_when_it_has_not_run(self, tmp_path: Path) -> None:
+        """README's `eval "$(bpcalc completion zsh)"` failed with `command not found: compdef`
+        in a ~/.zshrc that had not run compinit: the script now starts it first."""
+        import shutil
+
+        script = completion_script("zsh")
+        assert script.startswith("#compdef bpcalc\n")
+        assert script.index("autoload -Uz compinit && compinit") < script.index("compdef _bpcalc")
+        if shutil.which("zsh") is None:
+            pytest.skip("zsh is not installed: the script's text is checked, not run")
+        import os
+
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        result = subprocess.run(
+            [
+                shutil.which("zsh") or "zsh",
+                "-f",
+                "-c",
+                'eval "$(bpcalc completion zsh)" && whence -w _bpcalc_completion',
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HOME": str(tmp_path), "PATH": path},
+            timeout=60,
+            check=False,
+        )
+        assert "command not found" not in result.stderr
+        assert result.stdout == "_bpcalc_completion: function\n"
+
+    def test_readme_zsh_line_runs_compinit_first(self) -> None:
+        """The documented zsh set-up works in a ~/.zshrc that has no compinit."""
+        readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+        lines = [line.split("#")[0].strip() for line in readme.splitlines()]
+        at = lines.index('eval "$(bpcalc completion zsh)"')
+        assert lines[at - 1] == "autoload -Uz compinit && compinit"
+
+
+def completion_script(shell: str) -> str:
+    from click.testing import CliRunner
+
+    return CliRunner().invoke(cli, ["completion", shell], catch_exceptions=False).stdout
 
 
 class TestModuleEntryPoint:

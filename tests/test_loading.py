@@ -224,7 +224,7 @@ class TestUnknownNames:
             "g.yaml:3:11: unknown name 'yy'"
         )
         assert error_of("inputs: {사과: 1}\nnodes:\n  z: 사과 * foo(사과)\n") == (
-            "g.yaml:3:11: unknown op 'foo'"
+            "g.yaml:3:11: unknown op 'foo'; 'bpcalc ops' lists the ops"
         )
 
     def test_unknown_name_in_the_explicit_form_points_at_the_argument(self) -> None:
@@ -372,7 +372,7 @@ class TestExpressions:
             ("mul(a, y=b)", "3:6: mul() takes positional arguments only"),
             ("mul(a)", "3:6: mul() takes 2 arguments (x, y), got 1"),
             ("relu(a, b)", "3:6: relu() takes 1 argument (x), got 2"),
-            ("a * foo(b)", "3:10: unknown op 'foo'"),
+            ("a * foo(b)", "3:10: unknown op 'foo'; 'bpcalc ops' lists the ops"),
             ("''", "3:7: empty expression: write an expression or {op: NAME, in: [...]}"),
             ("a +", "3:9: invalid expression: invalid syntax"),
             ("a +* b", "3:9: invalid expression: invalid syntax"),
@@ -483,7 +483,9 @@ class TestDocumentShape:
             "(see docs/graph-format.md)"
         )
         assert error_of("inputs: {x: 1}\n") == message
-        assert error_of("inputs: {x: 1}\nnodes:\n") == message
+        assert error_of("inputs: {x: 1}\nnodes:\n") == (
+            "g.yaml:2:1: 'nodes:' has no nodes under it: indent each node under it, as '  y: x * 2'"
+        )
 
     def test_a_graph_without_inputs_is_fine(self) -> None:
         """Inputs are optional: a graph of constants evaluates."""
@@ -786,7 +788,7 @@ class TestEveryErrorAtOnce:
             "g.yaml:1:1: unknown key 'names' (did you mean 'name'?); "
             "a graph file has name, description, inputs, nodes, output",
             "g.yaml:4:11: unknown op 'mull' (did you mean 'mul'?)",
-            "g.yaml:5:6: unknown op 'foo'",
+            "g.yaml:5:6: unknown op 'foo'; 'bpcalc ops' lists the ops",
             "g.yaml:6:9: invalid expression: invalid syntax",
             "g.yaml:7:6: unknown name 'yy'",
         ]

@@ -142,7 +142,7 @@ class TestSweepErrors:
         """--strict: the first point whose output is NaN or infinite is an error (exit 1)."""
         result = invoke("sweep", str(write_graph(LOG)), "x=-1:1:3", "--strict", "-o", "table")
         assert result.exit_code == 1
-        assert "sweep:1: y = nan is not finite (--strict)" in result.stderr
+        assert "sweep point 1: y = nan is not finite (--strict)" in result.stderr
 
 
 class TestTerminalTableAndChart:

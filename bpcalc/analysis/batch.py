@@ -123,6 +123,15 @@ def check_columns(graph: Graph, columns: Sequence[str], file: str, sets: Sequenc
     problems = []
     for name in dict.fromkeys(columns):
         if name not in graph.inputs:
+            separator = next((c for c in ";|" if c in name), None)
+            if separator and all(part.strip() in graph.inputs for part in name.split(separator)):
+                problems.append(
+                    f"column '{name}': the header is separated by '{separator}', but a CSV "
+                    f"file's columns are separated by ',' (a TSV file's by tabs): write "
+                    f"{','.join(part.strip() for part in name.split(separator))} (and the rows "
+                    f"likewise), or save the file as CSV with commas"
+                )
+                continue
             problems.append(
                 f"column '{name}': {graph.unknown_name_message(name, inputs_only=True)}"
             )
@@ -160,6 +169,14 @@ class NonFinite:
         """One line saying how many rows had one and where the first was; None if none."""
         if not self.count:
             return None
+        from bpcalc.loading.rows import SWEEP
+
+        if file == SWEEP:  # no file: the points are counted from 1
+            points = "point has" if self.count == 1 else "points have"
+            return (
+                f"warning: {self.count:,} sweep {points} a value or gradient that is not "
+                f"finite (the first is point {self.first_line}: {self.what})"
+            )
         rows = "row has" if self.count == 1 else "rows have"
         return (
             f"{file}:{self.first_line}: warning: {self.count:,} {rows} a value or "

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bpcalc.errors import UsageProblem
+from bpcalc.loading.rows import SWEEP
 
 if TYPE_CHECKING:
     import numpy as np
@@ -124,7 +125,7 @@ def grid(specs: Sequence[SweepSpec]) -> NDArray[np.float64]:
 class SweepRows:
     """The sweep's points in chunks, read like a row file (see bpcalc.loading.rows)."""
 
-    name = "sweep"
+    name = SWEEP
 
     def __init__(self, points: NDArray[np.float64], columns: list[str], chunk_size: int) -> None:
         self.points = points

@@ -15,6 +15,8 @@ def completion(shell: str) -> None:
     \b
     Example:
         eval "$(bpcalc completion bash)"      # add this line to ~/.bashrc
+        eval "$(bpcalc completion zsh)"       # ~/.zshrc (after compinit, if it runs it)
+        bpcalc completion fish | source       # ~/.config/fish/config.fish
     """
     from click.shell_completion import get_completion_class
 
@@ -22,4 +24,12 @@ def completion(shell: str) -> None:
 
     completer = get_completion_class(shell)
     assert completer is not None
-    click.echo(completer(cli, {}, "bpcalc", "_BPCALC_COMPLETE").source())
+    source = completer(cli, {}, "bpcalc", "_BPCALC_COMPLETE").source()
+    if shell == "zsh":  # compdef exists only once compinit ran: start it when ~/.zshrc did not
+        first, _, rest = source.partition("\n")
+        source = f"{first}\n{ZSH_COMPINIT}{rest}"
+    click.echo(source)
+
+
+# zsh's compdef, which the script calls, comes with its completion system (compinit).
+ZSH_COMPINIT = "(( $+functions[compdef] )) || { autoload -Uz compinit && compinit; }\n"

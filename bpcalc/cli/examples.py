@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from bpcalc.cli.commands import command
-from bpcalc.cli.options import format_option
+from bpcalc.cli.options import complete_examples, format_option
 
 
 @command("examples")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_examples)
 @format_option(["auto", "table", "tsv", "json"], "Output format.")
 def examples(name: str | None, fmt: str) -> None:
     """List the bundled example graphs, or print one of them.

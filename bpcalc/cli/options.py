@@ -60,13 +60,56 @@ def canonical_names(ctx: click.Context, param: click.Parameter, value: Any) -> A
     return canonical_name(value)
 
 
-def _complete_graph(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    from click.shell_completion import CompletionItem
+def _completing_for_bash() -> bool:
+    import os
 
+    return os.environ.get("_BPCALC_COMPLETE", "").startswith("bash")
+
+
+def shell_word(name: str) -> str:
+    """``name`` as the completing shell should insert it. zsh's ``compadd`` and fish quote what
+    they insert; click's bash script puts the text on the line as it is, so for bash a name
+    that is not a plain identifier (``sigmoid(x)``, ``w * r``) comes single-quoted."""
+    if not _completing_for_bash() or name.isidentifier():
+        return name
+    import shlex
+
+    return shlex.quote(name)
+
+
+def complete_examples(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """The bundled examples' names (``bpcalc examples NAME``)."""
     from bpcalc.loading.find import example_paths
 
-    items = [CompletionItem(name) for name in example_paths() if name.startswith(incomplete)]
-    return [*items, CompletionItem(incomplete, type="file")]
+    return [name for name in example_paths() if name.startswith(incomplete)]
+
+
+def _complete_graph(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """GRAPH: the bundled examples and the files here.
+
+    click's bash script empties its list at a ``file`` item (to let bash complete file names
+    instead), so that item comes first; when examples match, bash then offers them, and the
+    graph files here that match are added by name."""
+    import os
+
+    from click.shell_completion import CompletionItem
+
+    examples = complete_examples(ctx, param, incomplete)
+    items = [CompletionItem(incomplete, type="file")]
+    items += [CompletionItem(name) for name in examples]
+    if examples and _completing_for_bash():
+        try:
+            files = sorted(
+                entry.name
+                for entry in os.scandir(".")
+                if entry.name.startswith(incomplete)
+                and entry.name.endswith((".yaml", ".yml", ".json"))
+                and entry.is_file()
+            )
+        except OSError:
+            files = []
+        items += [CompletionItem(shell_word(name)) for name in files]
+    return items
 
 
 def complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -79,7 +122,7 @@ def complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) 
         return []
     names = list(graph.inputs) if param.name == "sets" else graph.names
     suffix = "=" if param.name == "sets" else ""
-    return [name + suffix for name in names if name.startswith(incomplete)]
+    return [shell_word(name) + suffix for name in names if name.startswith(incomplete)]
 
 
 @dataclass(frozen=True)

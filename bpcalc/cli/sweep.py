@@ -141,11 +141,11 @@ def _sweep(
 def _check_strict(result: Any) -> None:
     import numpy as np
 
-    from bpcalc.loading.rows import RowError
+    from bpcalc.loading.rows import SWEEP, RowError
 
     for name, values in zip(result.names, result.results, strict=True):
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             i = int(bad[0])
             value = float(values[i])
-            raise RowError("sweep", i + 1, f"{name} = {value!r} is not finite (--strict)")
+            raise RowError(SWEEP, i + 1, f"{name} = {value!r} is not finite (--strict)")

@@ -192,7 +192,9 @@ class _Plan:
                 keep(layer)
                 k += 1
         except (ValueError, TypeError, ArithmeticError, IndexError) as err:
-            raise _failure(graph, len(layers), "", err) from None
+            _, arity, a, b, c = self.steps[len(layers)]
+            operands = [values[s] for s in (a, b, c)[:arity]]
+            raise _failure(graph, len(layers), "", err, operands) from None
         return values, layers
 
     def backward(self, graph: Graph, values: list[Any], layers: list[Any], end: int) -> list[Any]:
@@ -289,10 +291,28 @@ def _surely_finite(items: list[Any]) -> bool:
     return type(total) is float and math.isfinite(total)
 
 
-def _failure(graph: Graph, i: int, phase: str, err: Exception) -> EvaluationError:
+def _failure(
+    graph: Graph, i: int, phase: str, err: Exception, operands: list[Any] | None = None
+) -> EvaluationError:
     node = graph.nodes[i]
-    message = f"{node.op}{phase} failed in node '{node.name}': {err}"
+    reason = _shape_mismatch(node.op, operands, err) if operands else None
+    message = f"{node.op}{phase} failed in node '{node.name}': {reason or err}"
     return EvaluationError([graph.locate(node.name, message)])
+
+
+def _shape_mismatch(op: str, operands: list[Any], err: Exception) -> str | None:
+    """numpy's "gufunc signature (n?,k),(k,m?)" complaint, said with the shapes and the rule."""
+    if op not in ("matmul", "affine") or "signature" not in str(err):
+        return None
+    import numpy as np
+
+    x, w = (tuple(np.shape(v)) for v in operands[:2])
+    inner = (x[-1] if x else None, (w[-2] if len(w) > 1 else w[0]) if w else None)
+    return (
+        f"shapes {x} and {w} do not fit: a matrix product needs the first's last axis "
+        f"({inner[0]}) to equal the second's {'first' if len(w) <= 2 else 'next-to-last'} "
+        f"axis ({inner[1]})"
+    )
 
 
 def _exact_layer(graph: Graph, node: NodeDef) -> Any:

@@ -13,6 +13,7 @@ from bpcalc.loading.graph import Graph
 from bpcalc.loading.inputs import InputError, InputValue, read_input
 from bpcalc.loading.parse import Source, parse
 from bpcalc.loading.schema import GraphDef, NodeDef, read_graph
+from bpcalc.ops.table import OPS
 from bpcalc.runtime import gc_paused
 
 
@@ -64,6 +65,11 @@ def build(definition: GraphDef, limits: Limits, *, allow_outside_files: bool = F
     for node in nodes.values():
         for i, arg in enumerate(node.args):
             if isinstance(arg, str) and arg not in known and arg not in definition.broken:
+                if arg in OPS:  # `c: relu`: an op named without its arguments
+                    call = f"{arg}({', '.join(OPS[arg].params)})"
+                    message = f"'{arg}' is an op, not a name: call it on its arguments, as {call}"
+                    problems.append(_arg_diagnostic(source, node, i, message))
+                    continue
                 problem = _arg_diagnostic(source, node, i, f"unknown name '{arg}'")
                 unknown[id(problem)] = arg
                 problems.append(problem)

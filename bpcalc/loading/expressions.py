@@ -13,7 +13,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from bpcalc.errors import did_you_mean
+from bpcalc.loading.hints import unknown_op
 from bpcalc.loading.literals import Const, parse_number
 from bpcalc.ops.spec import EMPTY, AttrProblem, Attrs, AttrValue, OpSpec, attr_text
 from bpcalc.ops.table import BINARY_SYMBOLS, OPS, UNARY_SYMBOLS
@@ -177,6 +177,12 @@ class _Lowering:
             return [node.operand]
         if isinstance(node, ast.Call):
             return self._call_operands(node)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
+            raise ExpressionError(
+                f"'{self._segment(node)}': use ** for powers (^ is not an operator here), "
+                f"as {self._segment(node.left)} ** {self._segment(node.right)}",
+                self._column(node),
+            )
         raise ExpressionError(
             f"'{self._segment(node)}' is not allowed in an expression; use {ALLOWED}",
             self._column(node),
@@ -191,7 +197,7 @@ class _Lowering:
             )
         op = node.func.id
         if op not in OPS:
-            raise ExpressionError(f"unknown op '{op}'{did_you_mean(op, OPS)}", self._column(node))
+            raise ExpressionError(unknown_op(op), self._column(node))
         spec = OPS[op]
         if (node.keywords and not spec.attributes and not spec.optional) or any(
             isinstance(a, ast.Starred) for a in node.args

@@ -62,10 +62,20 @@ def resolve_graph(arg: str | None) -> GraphRef:
     examples = example_paths()
     if arg in examples:
         return GraphRef(examples[arg].name, examples[arg])
+    hint = _file_with_suffix(arg) or did_you_mean(arg, examples)
     raise UsageProblem(
-        f"no graph file or example named '{arg}'{did_you_mean(arg, examples)}; "
-        f"'bpcalc examples' lists the examples"
+        f"no graph file or example named '{arg}'{hint}; 'bpcalc examples' lists the examples"
     )
+
+
+def _file_with_suffix(arg: str) -> str:
+    """' (did you mean 'profit.yaml'?)' when the name is a graph file's here without its
+    suffix: a bare name is looked up among the examples, a file is named with its suffix."""
+    for suffix in (".yaml", ".yml", ".json"):
+        candidate = Path(arg + suffix)
+        if not Path(arg).suffix and _exists(candidate) and candidate.is_file():
+            return f" (did you mean the file '{arg}{suffix}'?)"
+    return ""
 
 
 def _exists(path: Path) -> bool:

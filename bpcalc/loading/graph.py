@@ -27,6 +27,8 @@ class Graph:
     inputs: dict[str, InputValue]
     nodes: tuple[NodeDef, ...]  # topological order
     output: str
+    # The inputs whose values --set (with_inputs) gave: the file's line is not where they are.
+    replaced: frozenset[str] = frozenset()
     # The engine's compiled plans (float and exact), made on first evaluation; a copy made by
     # with_inputs starts without them, since which inputs want gradients may have changed.
     plans: dict[bool, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
@@ -50,7 +52,9 @@ class Graph:
         for name in values:
             if name not in self.inputs:
                 raise UsageProblem(self.unknown_name_message(name, inputs_only=True), about="sets")
-        return replace(self, inputs={**self.inputs, **values})
+        return replace(
+            self, inputs={**self.inputs, **values}, replaced=self.replaced | frozenset(values)
+        )
 
     def unknown_name_message(self, name: str, *, inputs_only: bool = False) -> str:
         choices = list(self.inputs) if inputs_only else self.names
@@ -63,6 +67,11 @@ class Graph:
     def locate(self, name: str, message: str) -> Diagnostic:
         """A diagnostic pointing at where ``name`` is defined."""
         source = self.definition.source
+        if name in self.replaced:  # its value came from the command line, not the file
+            where = f"in --set {name}"
+            if message.endswith("here)"):
+                return Diagnostic(f"{message[: -len('here)')]}{where})", file=source.name)
+            return Diagnostic(f"{message} ({where})", file=source.name)
         if name in self.inputs:
             path = next(i.path for i in self.definition.inputs if i.name == name)
             return source.diagnostic(message, path, key=True)  # the key as written

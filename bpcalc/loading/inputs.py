@@ -349,6 +349,11 @@ def _locate_problem(path: Path, suffix: str) -> str | None:
             count = 0
             for count, field in enumerate(_fields(line, suffix), 1):
                 if not _is_number(field):
+                    if width is None and not any(map(_is_number, _fields(line, suffix))):
+                        return (
+                            f"line {number} is not numbers: a header row? a data file holds "
+                            f"numbers only; delete the line"
+                        )
                     return f"line {number}, column {count} is not a number"
             if width is None:
                 width = (number, count)

@@ -324,7 +324,7 @@ def _parse_yaml(text: str, name: str, limits: Limits) -> Source:
         raise GraphError([_too_many(err, text, name, limits)]) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        message = " ".join(p for p in (err.context, err.problem) if p) or "invalid YAML"
+        message = _yaml_message(err, text)
         line = mark.line + 1 if mark else 0
         col = mark.column + 1 if mark else 0
         raise GraphError([Diagnostic(message, name, line, col, _line_of(text, line))]) from None
@@ -340,6 +340,61 @@ def _parse_yaml(text: str, name: str, limits: Limits) -> Source:
     with gc_paused():
         source.data = _plain(root, source)
     return source
+
+
+def _yaml_message(err: yaml.MarkedYAMLError, text: str) -> str:
+    """The YAML parser's complaint in the graph writer's terms: the layout mistakes people make
+    (a tab, a key indented too little or too much) said as such, with the fix."""
+    raw = " ".join(p for p in (err.context, err.problem) if p) or "invalid YAML"
+    mark = err.problem_mark
+    if mark is None:
+        return raw
+    lines = text.splitlines()
+    here = lines[mark.line] if mark.line < len(lines) else ""
+    problem = err.problem or ""
+    if "tab character" in problem or (
+        "cannot start any token" in problem and here[mark.column : mark.column + 1] == "\t"
+    ):
+        return "a tab character: YAML indents with spaces only; replace the tab with spaces"
+    indent = len(here) - len(here.lstrip(" "))
+    if problem == "did not find expected key" and indent == mark.column:
+        above = _indents_above(lines, mark.line)
+        if above and indent not in above and indent < max(above):
+            columns = " or ".join(str(n) for n in sorted(set(above)))
+            return (
+                f"this line is indented {_spaces(indent)}, which lines up with no key above it "
+                f"(they are indented {columns}): keys of one mapping start in the same column"
+            )
+    if problem == "mapping values are not allowed in this context":
+        before = here[indent : mark.column]
+        above = _indents_above(lines, mark.line)
+        if ": " not in before and above and indent > above[-1]:
+            previous = next(line for line in reversed(lines[: mark.line]) if line.strip())
+            return (
+                f"this line is indented more ({_spaces(indent)}) than the line above, which "
+                f"already has a value ('{previous.strip()}'): keys of one mapping start in the "
+                f"same column"
+            )
+        if ": " in before or before.endswith(":"):
+            return (
+                "a second ': ' on one line: a value that holds ': ' must be quoted "
+                "(description: 'Note: ...')"
+            )
+    return raw
+
+
+def _spaces(count: int) -> str:
+    return f"{count} space{'s' * (count != 1)}"
+
+
+def _indents_above(lines: list[str], line: int) -> list[int]:
+    """The indentation of each non-blank, non-comment line before ``line``."""
+    indents = []
+    for text in lines[:line]:
+        stripped = text.lstrip(" ")
+        if stripped and not stripped.startswith("#"):
+            indents.append(len(text) - len(stripped))
+    return indents
 
 
 def _unacceptable_character(err: yaml.reader.ReaderError, text: str, name: str) -> Diagnostic:

@@ -38,8 +38,13 @@ _LINE_TOO_LONG = (
 )
 
 
+# The rows of `bpcalc sweep`, which come from no file: messages say "sweep point N".
+SWEEP = "<sweep>"
+
+
 class RowError(BpcalcError):
-    """A bad row or header in a row file: ``FILE:LINE: message`` (exit 1)."""
+    """A bad row or header in a row file: ``FILE:LINE: message`` (exit 1); for a sweep,
+    ``sweep point N: message``."""
 
     def __init__(self, file: str, line: int, message: str) -> None:
         super().__init__([Diagnostic(message, file=file, line=line)])
@@ -47,6 +52,8 @@ class RowError(BpcalcError):
     def render(self) -> str:
         d = self.diagnostics[0]
         message = printable(d.message)
+        if d.file == SWEEP:
+            return f"sweep point {d.line}: {message}"
         return f"{d.file}:{d.line}: {message}" if d.line else f"{d.file}: {message}"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from bpcalc.errors import Diagnostic, GraphError, did_you_mean, first_unprintable
 from bpcalc.limits import DEFAULT_LIMITS, Limits
 from bpcalc.loading.expressions import Arg, ExpressionError, OpCall, parse_expression
+from bpcalc.loading.hints import unknown_op
 from bpcalc.loading.literals import NotANumber, is_number_text, parse_number
 from bpcalc.loading.parse import DataPath, Source
 from bpcalc.ops.spec import EMPTY, AttrProblem, Attrs, AttrValue, OpSpec, from_text
@@ -130,12 +131,16 @@ def read_graph(source: Source, base_dir: Path | None, limits: Limits) -> GraphDe
             ]
         )
     problems: list[Diagnostic] = []
+    # `nodes:` with its nodes written at column 0 under it: they are top-level keys
+    unindented = "nodes" in data and data["nodes"] in (None, "")
     for key in data:
         if key not in TOP_LEVEL_KEYS:
+            hint = did_you_mean(key, TOP_LEVEL_KEYS)
+            if unindented and not hint and isinstance(key, str) and not check_name(key):
+                hint = " (a node? indent it under 'nodes:', as '  NAME: EXPRESSION')"
             problems.append(
                 source.diagnostic(
-                    f"unknown key '{key}'{did_you_mean(key, TOP_LEVEL_KEYS)}; a graph file has "
-                    f"{', '.join(TOP_LEVEL_KEYS)}",
+                    f"unknown key '{key}'{hint}; a graph file has {', '.join(TOP_LEVEL_KEYS)}",
                     (key,),
                     key=True,
                 )
@@ -216,6 +221,15 @@ def _read_inputs(
 def _read_nodes(
     raw: Any, source: Source, limits: Limits, problems: list[Diagnostic], spellings: _Spellings
 ) -> list[NodeDef]:
+    if (raw is None or raw == "") and "nodes" in source.data:
+        problems.append(
+            source.diagnostic(
+                "'nodes:' has no nodes under it: indent each node under it, as '  y: x * 2'",
+                ("nodes",),
+                key=True,
+            )
+        )
+        return []
     if raw is None or raw == "":
         problems.append(
             source.diagnostic(
@@ -263,12 +277,35 @@ class _At(Exception):
         self.offset = offset
 
 
+# Other words for an explicit node's keys.
+_KEY_SYNONYMS = {"inputs": "in", "input": "in", "args": "in", "arguments": "in", "type": "op"}
+
+
 def _explicit_node(name: str, definition: dict[str, Any], path: DataPath) -> NodeDef:
     op = definition.get("op")
     spec = OPS.get(op) if isinstance(op, str) else None
     attribute_names = spec.attribute_names if spec is not None else ()
     for key in definition:
         if key not in ("op", "in") and key not in attribute_names:
+            if (
+                definition[key] in (None, "")
+                and "in" in definition
+                and not isinstance(definition["in"], list)
+            ):  # {op: mul, in: x, 2}: a flow mapping's comma ends 'in' at x
+                raise _At(
+                    f"unknown key '{key}': in {{...}} a comma separates keys, so "
+                    f"'in: {definition['in']}, {key}' is read as 'in: {definition['in']}' and "
+                    f"a key '{key}'; write the inputs as a list: in: [{definition['in']}, {key}]",
+                    (key,),
+                    key=True,
+                )
+            if key in _KEY_SYNONYMS and _KEY_SYNONYMS[key] not in definition:
+                raise _At(
+                    f"unknown key '{key}' (did you mean '{_KEY_SYNONYMS[key]}'?); "
+                    f"an explicit node has op and in",
+                    (key,),
+                    key=True,
+                )
             if spec is not None and attribute_names:
                 keys = ("op", "in", *attribute_names)
                 raise _At(
@@ -286,7 +323,7 @@ def _explicit_node(name: str, definition: dict[str, Any], path: DataPath) -> Nod
     if not isinstance(op, str) or not op:
         raise _At("this node needs 'op: NAME'")
     if spec is None:
-        raise _At(f"unknown op '{op}'{did_you_mean(op, OPS)}", ("op",))
+        raise _At(unknown_op(op), ("op",))
     raw_args = definition.get("in")
     if raw_args is None:
         raise _At(f"this node needs 'in: [{OPS[op].inputs_text()}]'")
