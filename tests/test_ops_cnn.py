@@ -474,7 +474,7 @@ ERRORS = [
     ("y: pooling(x, pad=2)", "10:6: node 'y': pooling: pad 2 is more than half the window (2×2)"),
     (
         "y: pooling(x, size=2)",
-        "10:17: pooling() has no attribute 'size' (did you mean 'stride'?); its attributes are "
+        "10:17: pooling() has no attribute 'size'; its attributes are "
         "pool_h, pool_w, stride and pad",
     ),
     (
