@@ -80,6 +80,7 @@ def ops_document() -> list[dict[str, Any]]:
                     "accepts": KINDS[a.kind],
                     "default": list(a.default) if isinstance(a.default, tuple) else a.default,
                     "help": a.help,
+                    "required": a.required,
                 }
                 for a in spec.attributes
             ],
@@ -144,7 +145,7 @@ def ops_markdown() -> str:
                 spec.name,  # plain, unlike the op table's `op` cells
                 f"`{a.name}`",
                 KINDS[a.kind],
-                f"`{attr_text(a.default)}`",
+                "required" if a.required else f"`{attr_text(a.default)}`",
                 _cell(a.help),
             ]
             lines.append("| " + " | ".join(cells) + " |")
