@@ -281,7 +281,7 @@ HALF: Any = Fraction(1, 2)
 def _item(value: Any) -> Any:
     """A 0-d object array as its Fraction; anything else unchanged."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
-        return value.item()
+        return Fraction(value.item())  # an int where dout was np.ones_like(an object array)
     return value
 
 
@@ -421,7 +421,9 @@ class ExactReshape:
 
     def forward(self, x: Any) -> Any:
         self.x_shape = np.shape(x)
-        return _item(np.array(np.reshape(np.asarray(x, dtype=object), self.shape or ()), dtype=object))
+        return _item(
+            np.array(np.reshape(np.asarray(x, dtype=object), self.shape or ()), dtype=object)
+        )
 
     def backward(self, dout: Any) -> Any:
         d = np.asarray(dout, dtype=object)
