@@ -45,10 +45,7 @@ _STRENGTH = {
     ast.MatMult: _TERM,
     ast.Pow: _POWER,
 }
-ALLOWED = (
-    "numbers, names, + - * / ** @, parentheses, op calls such as relu(x), x.T and constant "
-    "indices such as x[0] or x[:, 1]"
-)
+ALLOWED = "numbers, names, + - * / ** @, parentheses and op calls such as relu(x)"
 
 
 _NOT_CONSTANT = object()
@@ -185,12 +182,6 @@ class _Lowering:
             isinstance(node, ast.Attribute) and node.attr == "T"
         ):
             return [node.value]  # x[0] is index(x, index=[0]); x.T is transpose(x)
-        if isinstance(node, ast.Attribute):
-            raise ExpressionError(
-                f"'{self._segment(node)}' is not allowed in an expression: the only attribute "
-                f"is .T (transpose); ops are called by name, such as relu(x)",
-                self._column(node),
-            )
         raise ExpressionError(
             f"'{self._segment(node)}' is not allowed in an expression; use {ALLOWED}",
             self._column(node),
