@@ -106,8 +106,8 @@ def ops_markdown() -> str:
         "Scratch*, chapter 5. A local derivative is what backward multiplies the upstream",
         "gradient `dout` by (for `matmul` and `affine`, the whole product with `dout`).",
         "",
-        "| op | operator | class | inputs | forward | local derivatives | notes |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| op | operator | class | inputs | forward | local derivatives | notes | example |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for spec in OPS.values():
         derivatives = "<br>".join(
@@ -121,6 +121,7 @@ def ops_markdown() -> str:
             f"`{_cell(spec.formula)}`",
             derivatives,
             _cell(spec.notes),
+            f"`{_cell(spec.usage)}`",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     exact = ", ".join(f"`{spec.name}`" for spec in OPS.values() if spec.exact)

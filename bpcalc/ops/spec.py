@@ -242,7 +242,11 @@ class OpSpec:
     @property
     def usage(self) -> str:
         """How a node of the op is written, for messages."""
-        return self.example or f"{self.name}({self.signature()})"
+        if self.example:
+            return self.example
+        if self.symbol:
+            return f"{self.symbol}x" if self.arity == 1 else f"x {self.symbol} y"
+        return f"{self.name}({', '.join(self.params)})"
 
     def unknown_attribute(self, name: str) -> str:
         """The message for an attribute this op does not have."""
