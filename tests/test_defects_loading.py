@@ -181,7 +181,9 @@ class TestYamlReadingBounds:
             "(--max-memory); put large tensors in .npy files",
         )
 
-    def test_two_million_inputs_stop_at_the_node_limit_while_reading(self, tmp_path: Path) -> None:
+    def test_two_million_inputs_stop_at_the_node_limit_while_reading(
+        self, tmp_path: Path
+    ) -> None:
         """The names are counted as they are composed: refused at the first one too many."""
         names = "".join(f"  a{i}: 1\n" for i in range(2_000_000))
         (tmp_path / "g.yaml").write_text(f"inputs:\n{names}nodes:\n  y: a0\n")
@@ -198,7 +200,7 @@ class TestYamlReadingBounds:
             "grad", "-", "--wrt", "y", "-o", "json",
             input=f"inputs:\n  x: [{numbers}]\nnodes:\n  y: sum(x)\n",
         )  # fmt: skip
-        assert (result.exit_code, result.stdout) == (0, '{"y": 1.0}\n')
+        assert (result.exit_code, result.stdout) == (0, "{\"y\": 1.0}\n")
 
 
 # --- item 9: hints and JSON locations in linear time ------------------------------------------

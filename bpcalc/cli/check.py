@@ -117,7 +117,6 @@ def check(
         bpcalc check graph.yaml --wrt W1 --sample 100 -o json
     """
     from bpcalc.analysis.check import Tolerance, check_gradients, element_count, inputs_to_check
-
     graph, evaluation = source.evaluate()
     names, _ = inputs_to_check(graph, wrt)
     total = element_count(graph, names, sample)

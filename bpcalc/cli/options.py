@@ -243,6 +243,7 @@ def _graph_declarations() -> list[Callable[[Any], Any]]:
     ]
 
 
+
 def exact_option(func: F) -> F:
     """``--exact``: rational arithmetic from the decimals as written."""
     return click.option(
@@ -416,7 +417,6 @@ def _parse_sets(
 
 
 # --- --batch (run by bpcalc.cli.batch, imported only when used) --------------------------------
-
 
 @dataclass(frozen=True)
 class BatchOptions:

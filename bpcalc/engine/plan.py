@@ -352,3 +352,5 @@ def _non_finite(
             )
             break
     return warnings
+
+
