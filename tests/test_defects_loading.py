@@ -14,7 +14,15 @@ from bpcalc.errors import NameIndex, did_you_mean
 from bpcalc.limits import Limits, show_bytes
 from bpcalc.loading.build import loads
 from tests.conftest import Invoke
-from tests.test_hostile import CORPUS, SECONDS, assert_refused, first_line, spawn, timed
+from tests.test_hostile import (
+    CORPUS,
+    LARGE_SECONDS,
+    SECONDS,
+    assert_refused,
+    first_line,
+    spawn,
+    timed,
+)
 
 SECRET = "s3cr3t-token-ABC"
 
@@ -181,9 +189,7 @@ class TestYamlReadingBounds:
             "(--max-memory); put large tensors in .npy files",
         )
 
-    def test_two_million_inputs_stop_at_the_node_limit_while_reading(
-        self, tmp_path: Path
-    ) -> None:
+    def test_two_million_inputs_stop_at_the_node_limit_while_reading(self, tmp_path: Path) -> None:
         """The names are counted as they are composed: refused at the first one too many."""
         names = "".join(f"  a{i}: 1\n" for i in range(2_000_000))
         (tmp_path / "g.yaml").write_text(f"inputs:\n{names}nodes:\n  y: a0\n")
@@ -200,7 +206,7 @@ class TestYamlReadingBounds:
             "grad", "-", "--wrt", "y", "-o", "json",
             input=f"inputs:\n  x: [{numbers}]\nnodes:\n  y: sum(x)\n",
         )  # fmt: skip
-        assert (result.exit_code, result.stdout) == (0, "{\"y\": 1.0}\n")
+        assert (result.exit_code, result.stdout) == (0, '{"y": 1.0}\n')
 
 
 # --- item 9: hints and JSON locations in linear time ------------------------------------------
@@ -212,7 +218,11 @@ class TestManyErrors:
         nodes = "".join(f"  node{i}: nod{i} + x\n" for i in range(10_000))
         (tmp_path / "g.yaml").write_text(f"inputs:\n  x: 1\nnodes:\n{nodes}")
         outcome = spawn("run", "g.yaml", cwd=tmp_path)
-        assert_refused(outcome, 1, "g.yaml:4:10: unknown name 'nod0' (did you mean 'node0'?)")
+        assert (outcome.code, outcome.stdout) == (1, "")
+        assert outcome.stderr.splitlines()[0] == (
+            "g.yaml:4:10: unknown name 'nod0' (did you mean 'node0'?)"
+        )
+        assert outcome.seconds < LARGE_SECONDS
         assert outcome.stderr.splitlines()[-1] == "... and 9980 more errors"
         assert outcome.stderr.count("did you mean") == 20
 
@@ -223,7 +233,7 @@ class TestManyErrors:
         index = NameIndex(names)
         for word in ("nod_3", "node_99999z", "x"):
             did_you_mean(word, index)
-        assert time.perf_counter() - started < SECONDS  # 27 s for one word before
+        assert time.perf_counter() - started < LARGE_SECONDS  # 27 s for one word before
 
     def test_a_few_names_get_the_same_hints_as_before(self) -> None:
         assert did_you_mean("aple", ["apple", "orange"]) == " (did you mean 'apple'?)"
@@ -240,6 +250,7 @@ class TestManyErrors:
             1,
             "g.json:6:3: '0bad' is not a valid name: use letters, digits and _, not starting "
             "with a digit",
+            seconds=LARGE_SECONDS,
         )
         assert outcome.stderr.splitlines()[-1] == "... and 99980 more errors"
 

@@ -264,8 +264,9 @@ class TestEscapingRoundTrip:
             max_size=12,
         )
         .filter(lambda s: s.isprintable() and s.strip() == s and "  " not in s and "\\" not in s)
-        # The edge labels 1, 2, 3 and 6 would be counted as the name: no node is named a number.
-        .filter(lambda s: s not in {"1", "2", "3", "6"})
+        # The edge labels 1, 2, 3 and 6, and the mul node's own label ×, would be counted as
+        # the name: no node is named a number or an op's symbol.
+        .filter(lambda s: s not in {"1", "2", "3", "6", "×"})
     )
     def test_any_name_reaches_graphviz_intact(self, name: str) -> None:
         """Whatever a name holds, Graphviz keeps the node apart and shows the name as written."""

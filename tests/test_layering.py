@@ -46,9 +46,7 @@ def test_the_command_line_puts_the_option_in_front(invoke: Invoke) -> None:
     assert wrt.stderr.startswith("Error: --wrt: 'price' is a node; check perturbs inputs")
 
 
-def test_a_batch_column_naming_a_node_does_not_speak_of_set(
-    invoke: Invoke, tmp_path: Path
-) -> None:
+def test_a_batch_column_naming_a_node_does_not_speak_of_set(invoke: Invoke, tmp_path: Path) -> None:
     """A --batch column naming a node is refused in its own terms (no word of --set)."""
     rows = tmp_path / "rows.csv"
     rows.write_text("price\n1\n", encoding="utf-8")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bpcalc.loading.graph import Graph
     from bpcalc.loading.schema import NodeDef
 
+
 @dataclass(frozen=True)
 class Operand:
     """One argument of a forward step: an input, a node or a constant, with its value."""

@@ -15,6 +15,7 @@ import click
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 SHORT_HELP = {
+    "calc": "Evaluate expressions given as arguments, with no graph file.",
     "check": "Check backprop against central differences.",
     "completion": "Print the tab-completion script for SHELL.",
     "draw": "Draw the graph with values and gradients.",

@@ -63,6 +63,4 @@ def grad(
             raise UsageProblem(f"--wrt: {graph.unknown_name_message(name)}")
         if evaluation.grads[name] is None:
             raise UsageProblem(f"--wrt: input '{name}' has 'grad: false', so it has no gradient")
-    print_grad(
-        evaluation, wrt, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe
-    )
+    print_grad(evaluation, wrt, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe)

@@ -243,7 +243,6 @@ def _graph_declarations() -> list[Callable[[Any], Any]]:
     ]
 
 
-
 def exact_option(func: F) -> F:
     """``--exact``: rational arithmetic from the decimals as written."""
     return click.option(
@@ -417,6 +416,7 @@ def _parse_sets(
 
 
 # --- --batch (run by bpcalc.cli.batch, imported only when used) --------------------------------
+
 
 @dataclass(frozen=True)
 class BatchOptions:

@@ -41,6 +41,4 @@ def run(source: GraphOptions, exact: bool, output: OutputOptions, batch: BatchOp
         refuse_exact_batch(exact)
         return run_batch(source, batch, output)
     graph, evaluation = source.evaluate(exact=exact)
-    print_run(
-        graph, evaluation, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe
-    )
+    print_run(graph, evaluation, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe)

@@ -89,6 +89,7 @@ def _sweep(
     from bpcalc.cli.batch import stream_rows
     from bpcalc.limits import DEFAULT_CHUNK_SIZE
     from bpcalc.output.formats import resolve
+    from bpcalc.output.sweep_report import print_sweep
 
     graph = source.load()
     check_specs(graph, specs, source.sets, source.limits.max_elements)
@@ -111,16 +112,7 @@ def _sweep(
     result = evaluate_all(specs, evaluator, DEFAULT_CHUNK_SIZE)
     if source.strict:
         _check_strict(result)
-    if fmt == "svg":
-        from bpcalc.output.chart import svg_chart
-        from bpcalc.output.formats import write
-        from bpcalc.output.sweep_chart import sweep_chart
-
-        write(svg_chart(sweep_chart(result, graph_name=graph.name)))
-        return
-    _print_table(result, graph.name, digits)
-    if not no_chart:
-        _print_chart(result, graph.name)
+    print_sweep(result, graph_name=graph.name, fmt=fmt, digits=digits, chart=not no_chart)
 
 
 def _check_strict(result: Any) -> None:
@@ -134,38 +126,3 @@ def _check_strict(result: Any) -> None:
             i = int(bad[0])
             value = float(values[i])
             raise RowError("sweep", i + 1, f"{name} = {value!r} is not finite (--strict)")
-
-
-def _print_table(result: Any, graph_name: str, digits: int | None) -> None:
-    from rich.text import Text
-
-    from bpcalc.analysis.sweep import marks
-    from bpcalc.errors import printable
-    from bpcalc.output.formats import print_table, stdout_console, table_cell
-
-    names = [spec.name for spec in result.specs]
-    notes = marks(result)
-    noted = any(notes)  # once: per row it made the table quadratic
-    columns = [(name, "right") for name in [*names, *result.names]]
-    columns += [("note", "left")] if noted else []
-    results = [r.tolist() for r in result.results]
-    rows = []
-    for i, point in enumerate(result.points.tolist()):
-        row = [table_cell(v, digits) for v in point]
-        row += [table_cell(r[i], digits) for r in results]
-        row += [notes[i]] if noted else []
-        rows.append(row)
-    count = len(result.points)
-    title = f"{graph_name}: {result.names[0]} over {' × '.join(names)} ({count:,} points)"
-    stdout_console().print(Text(printable(title), style="bold"), no_wrap=True, crop=False)
-    print_table(None, columns, rows)
-
-
-def _print_chart(result: Any, graph_name: str) -> None:
-    from bpcalc.output.chart import terminal_chart
-    from bpcalc.output.formats import stdout_console, terminal_width
-    from bpcalc.output.sweep_chart import sweep_chart
-
-    console = stdout_console()
-    for line in terminal_chart(sweep_chart(result, graph_name=graph_name), terminal_width()):
-        console.print(line, no_wrap=True, overflow="ignore", crop=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from bpcalc.cli.commands import command
@@ -14,9 +12,6 @@ from bpcalc.cli.options import (
     format_option,
     graph_options,
 )
-
-if TYPE_CHECKING:
-    from bpcalc.output.trace_text import Line
 
 
 @command("trace")
@@ -47,25 +42,7 @@ def trace(source: GraphOptions, exact: bool, fmt: str, full: bool, digits: int |
         bpcalc trace apple_orange -o json
     """
     from bpcalc.analysis.trace import build_trace
-    from bpcalc.output.formats import resolve, write, write_json
-    from bpcalc.output.trace_text import Numbers, plain, trace_lines, trace_records
+    from bpcalc.output.trace_text import print_trace
 
     graph, evaluation = source.evaluate(trace=True, exact=exact)
-    story = build_trace(graph, evaluation)
-    fmt = resolve(fmt, plain="text")
-    if fmt == "json":
-        write_json(trace_records(story, digits=digits, full=full))
-    elif fmt == "text":
-        write(plain(trace_lines(story, Numbers.for_text(digits, full))))
-    else:
-        print_rich(trace_lines(story, Numbers.for_people(digits, full)))
-
-
-def print_rich(lines: list[Line]) -> None:
-    from rich.text import Text
-
-    from bpcalc.output.formats import stdout_console
-
-    console = stdout_console()
-    for line in lines:
-        console.print(Text.assemble(*line))
+    print_trace(build_trace(graph, evaluation), fmt=fmt, digits=digits, full=full)

@@ -352,5 +352,3 @@ def _non_finite(
             )
             break
     return warnings
-
-

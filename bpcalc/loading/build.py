@@ -79,7 +79,7 @@ def build(definition: GraphDef, limits: Limits, *, allow_outside_files: bool = F
 def _with_hints(
     problems: list[Diagnostic], unknown: dict[int, str], known: set[str]
 ) -> list[Diagnostic]:
-    """"Did you mean" hints for the unknown names among the messages that are printed only:
+    """ "Did you mean" hints for the unknown names among the messages that are printed only:
     a hint compares a name with every known name, and thousands of them took minutes."""
     if not unknown:
         return problems

@@ -233,9 +233,7 @@ def _generate(kind: str, raw: dict[str, Any], limits: Limits) -> Any:
     return rng.standard_normal(shape) * scale
 
 
-def _read_file(
-    raw: Any, base_dir: Path | None, limits: Limits, allow_outside_files: bool
-) -> Any:
+def _read_file(raw: Any, base_dir: Path | None, limits: Limits, allow_outside_files: bool) -> Any:
     import numpy as np
 
     if not isinstance(raw, str) or not raw.strip():

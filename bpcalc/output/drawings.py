@@ -37,8 +37,6 @@ class DrawError(BpcalcError):
         return printable(f"Error: {self.diagnostics[0].message}")  # dot's stderr may echo labels
 
 
-
-
 def edge_text(value: Any, digits: int | None) -> str:
     """A value short enough for an edge: a number, a small tensor, or shape and range."""
     if isinstance(value, float | int):

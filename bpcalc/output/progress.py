@@ -1,8 +1,11 @@
-"""The progress bar of ``--batch``: rows done and rows per second, on stderr."""
+"""Progress bars on stderr: ``--batch``'s rows per second, and ``check``'s elements done."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class BatchProgress:
@@ -63,3 +66,18 @@ class BatchProgress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
+
+
+def with_progress(description: str, total: int, work: Callable[[Callable[[int], None]], T]) -> T:
+    """``work(advance)`` under a transient rich bar of ``total`` steps on stderr, which is
+    drawn whatever stderr is (the caller decides whether to show one)."""
+    import sys
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(file=sys.stderr, force_terminal=True)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        result = work(lambda n: progress.advance(task, n))
+    return result

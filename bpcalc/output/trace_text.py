@@ -319,3 +319,26 @@ def trace_records(trace: Trace, *, digits: int | None, full: bool) -> list[dict[
 def _json_attrs(attrs: Attrs) -> dict[str, Any]:
     """Attributes as JSON: lists for tuples of axes."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.items()}
+
+
+def print_trace(story: Trace, *, fmt: str, digits: int | None, full: bool) -> None:
+    """``bpcalc trace -o FMT``: JSON records, plain text, or rich (auto: rich on a terminal)."""
+    from bpcalc.output.formats import resolve, write, write_json
+
+    fmt = resolve(fmt, plain="text")
+    if fmt == "json":
+        write_json(trace_records(story, digits=digits, full=full))
+    elif fmt == "text":
+        write(plain(trace_lines(story, Numbers.for_text(digits, full))))
+    else:
+        print_rich(trace_lines(story, Numbers.for_people(digits, full)))
+
+
+def print_rich(lines: list[Line]) -> None:
+    from rich.text import Text
+
+    from bpcalc.output.formats import stdout_console
+
+    console = stdout_console()
+    for line in lines:
+        console.print(Text.assemble(*line))
