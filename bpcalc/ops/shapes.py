@@ -170,7 +170,10 @@ def index(shapes: Shapes, attrs: Attributes) -> Shape | None:
     """numpy's basic indexing with the constant ``index``: whole numbers drop their axis."""
     from bpcalc.ops.indexing import index_shape
 
-    return index_shape(shapes[0], str(attrs.get("index")))
+    text = attrs.get("index")
+    if text is None:  # required, so only a layer built bare: IndexLayer() keeps x whole
+        return shapes[0]
+    return index_shape(shapes[0], str(text))
 
 
 def loss(shapes: Shapes, attrs: Attributes) -> Shape | None:
