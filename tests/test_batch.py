@@ -558,8 +558,10 @@ class TestBadFilesAndGraphs:
     ) -> None:
         """A graph using sum, mean, matmul, affine or softmax_with_loss is refused (exit 2)."""
         args = ", ".join("abc"[: OPS[op].arity])
+        required = {"shape": "[1]", "index": "'[0]'"}  # reshape's and index's
+        extra = "".join(f", {a.name}: {required[a.name]}" for a in OPS[op].attributes if a.required)
         graph = write_graph(
-            f"inputs: {{a: 1, b: 2, c: 3}}\nnodes:\n  y: {{op: {op}, in: [{args}]}}\n"
+            f"inputs: {{a: 1, b: 2, c: 3}}\nnodes:\n  y: {{op: {op}, in: [{args}]{extra}}}\n"
         )
         path = tmp_path / "rows.csv"
         path.write_text("a\n1\n", encoding="utf-8")

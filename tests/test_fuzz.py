@@ -10,6 +10,7 @@ examples, a few seconds on one core.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
@@ -439,11 +440,97 @@ def literal(value: Any) -> str:
     return repr(float(value))
 
 
+# ---- the common ops (issue 12): their operands and attributes
+
+COMMON_OPS = {
+    *("sqrt", "square", "abs", "sin", "cos", "leaky_relu", "softplus", "softmax", "log_softmax"),
+    *("maximum", "minimum", "max", "min", "transpose", "reshape", "flatten", "index", "mse"),
+    *("sum_squared_error", "cross_entropy_error"),
+}
+SMALL: Domain = (0.0, 0.05, True)  # maximum's second operand: never tied with an ANY number
+
+
+@st.composite
+def common_operands(draw: st.DrawFn, op: str) -> tuple[list[tuple[str, Any, bool]], list[str]]:
+    if op in ("maximum", "minimum", "mse", "sum_squared_error"):
+        first = draw(st.sampled_from(SHAPES))
+        x = draw(numbers(ANY, first))
+        y = draw(
+            numbers(SMALL if op in ("maximum", "minimum") else ANY, draw(broadcast_partner(first)))
+        )
+        return [("x", x, True), ("y", y, True)], ["x", "y"]
+    if op == "cross_entropy_error":
+        n, c = draw(st.tuples(st.integers(1, 3), st.integers(2, 4)))
+        shape = draw(st.sampled_from([(n, c), (c,)]))
+        y = draw(numbers(POSITIVE, shape))
+        labels = draw(
+            st.lists(
+                st.integers(0, c - 1),
+                min_size=shape[0] if len(shape) == 2 else 1,
+                max_size=shape[0] if len(shape) == 2 else 1,
+            )
+        )
+        if draw(st.booleans()):
+            t = np.eye(c)[labels].reshape(shape)
+            return [("y", y, True), ("t", t, True)], ["y", "t"]
+        t = np.array(labels, dtype=float).reshape(shape[:-1])
+        return [("y", y, True), ("t", t, False)], ["y", "t"]
+    tensor = op in ("max", "min", "reshape", "flatten", "index")
+    shape = draw(st.sampled_from([(3,), (2, 3)] if tensor else SHAPES))
+    x = draw(numbers(POSITIVE if op == "sqrt" else ANY, shape))
+    if op in ("max", "min"):  # no ties: central differences would see one side of them
+        flat = sorted(np.ravel(x).tolist())
+        assume(all(b - a > 1e-3 for a, b in itertools.pairwise(flat)))
+    return [("x", x, True)], ["x"]
+
+
+@st.composite
+def common_attrs(draw: st.DrawFn, op: str, shape: tuple[int, ...]) -> dict[str, str]:
+    """Some attributes of ``op`` that fit an input of ``shape``, as YAML and Python write them."""
+    size = int(np.prod(shape))
+    choices: dict[str, list[dict[str, str]]] = {
+        "leaky_relu": [{}, {"slope": "0.2"}],
+        "max": [{}, {"axis": "0"}, {"axis": "-1", "keepdims": "true"}],
+        "min": [{}, {"axis": "0"}, {"keepdims": "true"}],
+        "softmax": [{}] + ([{"axis": "0"}] if shape else []),
+        "log_softmax": [{}] + ([{"axis": "0"}] if shape else []),
+        "transpose": [{}] + ([{"axes": "[1, 0]"}, {"axes": "[-2, -1]"}] if len(shape) == 2 else []),
+        "reshape": [
+            {"shape": v}
+            for v in (["[-1]", "[3, 1]", "[1, -1]"] if size == 3 else ["[3, 2]", "[-1, 2]", "[6]"])
+        ],
+        "index": [
+            {"index": v}
+            for v in (
+                ["[0]", "[-1]", "[0:2]", "[::2]"]
+                if len(shape) == 1
+                else ["[:, 1]", "[1, 2]", "[0]", "[:, ::2]", "[-1, 0:2]"]
+            )
+        ],
+    }
+    return draw(st.sampled_from(choices.get(op, [{}])))
+
+
+def common_definition(op: str, args: list[str], attrs: dict[str, str], explicit: bool) -> str:
+    if explicit:
+        extra = "".join(
+            f", {k}: '{v}'" if k == "index" else f", {k}: {v}" for k, v in attrs.items()
+        )
+        return f"{{op: {op}, in: [{', '.join(args)}]{extra}}}"
+    if op == "index":
+        return f"{args[0]}{attrs['index']}"
+    if op == "transpose" and not attrs:
+        return f"{args[0]}.T"
+    return f"{op}({', '.join([*args, *(f'{k}={v}' for k, v in attrs.items())])})"
+
+
 @st.composite
 def operands(draw: st.DrawFn, op: str) -> tuple[list[tuple[str, Any, bool]], list[str]]:
     """Inputs (name, value, grad) for one call of ``op``, and the arguments it is called with."""
     if op in cnn_cases.CNN_OPS:
         return draw(cnn_cases.operands(op))
+    if op in COMMON_OPS:
+        return draw(common_operands(op))
     if op in ("add", "sub", "mul", "div", "pow"):
         first = draw(st.sampled_from(SHAPES))
         second = draw(broadcast_partner(first))
@@ -493,7 +580,10 @@ def op_graphs(draw: st.DrawFn, op: str) -> Case:
     node that makes the upstream gradient uneven; nodes written in a random order."""
     inputs, args = draw(operands(op))
     spec = OPS[op]
-    if draw(st.booleans()):
+    if op in COMMON_OPS:
+        attrs = draw(common_attrs(op, np.shape(inputs[0][1])))
+        definition = common_definition(op, args, attrs, draw(st.booleans()))
+    elif draw(st.booleans()):
         definition = f"{{op: {op}, in: [{', '.join(args)}]}}"
     elif spec.symbol and spec.arity == 2:
         definition = f"{args[0]} {spec.symbol} {args[1]}"
@@ -541,6 +631,7 @@ class TestGradientsOfEveryOp:
         covered = {"add", "sub", "mul", "div", "pow", "matmul", "affine", "softmax_with_loss"}
         covered |= {"neg", "identity", "exp", "log", "tanh", "relu", "sigmoid", "sum", "mean"}
         covered |= set(cnn_cases.CNN_OPS)
+        covered |= COMMON_OPS
         assert covered == set(OPS)
 
     @pytest.mark.parametrize("op", sorted(OPS))

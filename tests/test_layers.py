@@ -69,6 +69,12 @@ DOMAINS: dict[str, tuple[st.SearchStrategy[float], ...]] = {
     "pow": (between(0.25, 3.0), between(-2.0, 2.0)),
     "div": (GENERAL, away_from_zero(0.5, 3.0)),
     "relu": (away_from_zero(0.01, 3.0),),
+    # The common ops (issue 12): no kink inside a step, no tie between maximum's operands.
+    "sqrt": (between(0.25, 4.0),),
+    "abs": (away_from_zero(0.01, 3.0),),
+    "leaky_relu": (away_from_zero(0.01, 3.0),),
+    "maximum": (away_from_zero(1.0, 3.0), between(-0.5, 0.5)),
+    "minimum": (away_from_zero(1.0, 3.0), between(-0.5, 0.5)),
 }
 
 
@@ -130,11 +136,46 @@ def softmax_inputs(draw: Draw) -> Inputs:
     return [x, t], [True, True]
 
 
+# ---- inputs of the common ops (issue 12); tests/test_ops_common.py varies their attributes
+
+
+def distinct_array(draw: Draw) -> Inputs:
+    """An array of distinct values at least 0.1 apart: no tie for max and min to split."""
+    shape = draw(st.sampled_from(UNARY_SHAPES[1:]))
+    elements = st.integers(-40, 40).map(lambda k: k / 10)
+    return [draw(hnp.arrays(np.float64, shape, elements=elements, unique=True))], [True]
+
+
+def any_array(draw: Draw) -> Inputs:
+    return [value(draw, draw(st.sampled_from(UNARY_SHAPES[1:])), GENERAL)], [True]
+
+
+def probability_inputs(draw: Draw) -> Inputs:
+    """cross_entropy_error's y (probabilities, away from 0) with labels as softmax_inputs."""
+    (x, t), differentiable = softmax_inputs(draw)
+    y = value(draw, np.shape(x), between(0.1, 1.0))
+    return [y, t], differentiable
+
+
+# Fixed attributes for the generic checks here (the layers' defaults otherwise).
+LAYER_ATTRS: dict[str, dict[str, Any]] = {"reshape": {"shape": (-1,)}, "index": {"index": "[-1]"}}
+
+
+def new_layer(spec: OpSpec) -> Any:
+    return spec.layer_class()(**LAYER_ATTRS.get(spec.name, {}))
+
+
 BUILDERS: dict[str, Callable[[Draw], Inputs]] = {
     "matmul": matmul_inputs,
     "affine": affine_inputs,
     "softmax_with_loss": softmax_inputs,
     **cnn_cases.BUILDERS,
+    "max": distinct_array,
+    "min": distinct_array,
+    "flatten": any_array,
+    "reshape": any_array,
+    "index": any_array,
+    "cross_entropy_error": probability_inputs,
 }
 ARRAY_ONLY = set(BUILDERS)  # ops that need arrays; every other op also takes Python floats
 
@@ -157,7 +198,7 @@ def upstream(draw: Draw, out: Any) -> Any:
 
 def run(spec: OpSpec, inputs: Sequence[Any], dout: Any) -> tuple[Any, tuple[Any, ...]]:
     """Forward then backward through a fresh layer; the gradients always as a tuple."""
-    layer = spec.layer_class()()
+    layer = new_layer(spec)
     out = layer.forward(*inputs)
     grads = layer.backward(dout)
     return out, (grads,) if spec.arity == 1 else tuple(grads)
@@ -165,7 +206,7 @@ def run(spec: OpSpec, inputs: Sequence[Any], dout: Any) -> tuple[Any, tuple[Any,
 
 def objective(spec: OpSpec, inputs: Sequence[Any], dout: Any) -> float:
     """sum(forward(inputs) * dout), the scalar whose gradient backward(dout) must be."""
-    out = spec.layer_class()().forward(*inputs)
+    out = new_layer(spec).forward(*inputs)
     return math.fsum((np.asarray(out, dtype=np.float64) * dout).ravel().tolist())
 
 
@@ -212,7 +253,7 @@ class TestBackwardMatchesCentralDifferences:
         """For random inputs and a random dout, backward(dout) is the numerical gradient."""
         spec = OPS[name]
         inputs, differentiable = build_inputs(spec, data.draw)
-        out = spec.layer_class()().forward(*inputs)
+        out = new_layer(spec).forward(*inputs)
         dout = upstream(data.draw, out)
         _, grads = run(spec, inputs, dout)
         assert len(grads) == spec.arity
@@ -230,7 +271,7 @@ class TestNoLayerModifiesItsArguments:
         """Neither forward nor backward writes into dout or into an input array."""
         spec = OPS[name]
         inputs, _ = build_inputs(spec, data.draw)
-        out = spec.layer_class()().forward(*inputs)
+        out = new_layer(spec).forward(*inputs)
         dout = upstream(data.draw, out)
         inputs_before = [np.copy(x) for x in inputs]
         dout_before = np.copy(dout)

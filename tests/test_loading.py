@@ -17,6 +17,7 @@ from bpcalc.errors import BpcalcError, GraphError
 from bpcalc.limits import Limits
 from bpcalc.loading.build import load, loads
 from bpcalc.loading.graph import Graph
+from bpcalc.ops.indexing import FORMS
 from bpcalc.ops.table import OPS
 
 WriteGraph = Callable[..., Path]
@@ -301,6 +302,7 @@ class TestExpressions:
     def test_every_op_can_be_called_by_name(self, op: str) -> None:
         """`op(x, y, ...)` with the op's arity becomes one node of that op."""
         args = ", ".join(["x", "y", "w"][: OPS[op].arity])
+        args += {"reshape": ", shape=[1]", "index": ", index=[0]"}.get(op, "")  # required
         graph = loads(f"inputs: {{x: 1, y: 2, w: 3}}\nnodes:\n  z: {op}({args})\n")
         assert [(n.name, n.op, n.args) for n in graph.nodes] == [
             ("z", op, tuple(["x", "y", "w"][: OPS[op].arity]))
@@ -359,7 +361,7 @@ class TestExpressions:
         ("expression", "message"),
         [
             ("np.exp(a)", "3:6: 'np.exp' is not an op; ops are called by name, such as relu(x)"),
-            ("a[0]", f"3:6: 'a[0]' is not allowed in an expression; use {ALLOWED}"),
+            ("a[b]", f"3:8: an index is a constant: {FORMS}, not 'b'"),
             ('"lambda: a"', f"3:7: 'lambda: a' is not allowed in an expression; use {ALLOWED}"),
             ("a < b", f"3:6: 'a < b' is not allowed in an expression; use {ALLOWED}"),
             ("a and b", f"3:6: 'a and b' is not allowed in an expression; use {ALLOWED}"),

@@ -81,8 +81,8 @@ class TestDocsOpsMd:
             "    uv run bpcalc ops -o markdown > docs/ops.md"
         )
 
-    def test_markdown_table_rows_have_seven_cells(self, invoke: Invoke) -> None:
-        """Pipes inside cells (sigmoid's |x|) are escaped, so every row has 7 cells."""
+    def test_markdown_table_rows_have_eight_cells(self, invoke: Invoke) -> None:
+        """Pipes inside cells (sigmoid's |x|) are escaped, so every row has 8 cells."""
         rows = [
             line
             for line in invoke("ops", "-o", "markdown").stdout.splitlines()
@@ -91,7 +91,7 @@ class TestDocsOpsMd:
         assert len(rows) == len(OPS)
         for row in rows:
             unescaped = row.replace("\\|", "")
-            assert unescaped.count("|") == 8, row
+            assert unescaped.count("|") == 9, row
         assert "large \\|x\\|" in next(row for row in rows if row.startswith("| `sigmoid`"))
 
     def test_the_module_runs_as_a_script(self) -> None:

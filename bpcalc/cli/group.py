@@ -139,7 +139,7 @@ OPS_HELP = ", ".join(OPS)
 @click.group(
     cls=BpcalcGroup,
     context_settings=CONTEXT,
-    epilog=f"Ops: {OPS_HELP}. Exit codes: 0 ok, 1 invalid graph, failed evaluation or "
+    epilog=f"Ops: {OPS_HELP}.\n\nExit codes: 0 ok, 1 invalid graph, failed evaluation or "
     f"failed check, 2 usage error, 130 interrupted. Docs: README.md, docs/errors.md.",
 )
 @click.version_option(__version__, "--version", prog_name="bpcalc")

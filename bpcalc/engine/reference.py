@@ -28,7 +28,7 @@ def evaluate(graph: Graph, of: str | None = None) -> tuple[dict[str, Any], dict[
     layers: dict[str, Any] = {}
     with np.errstate(all="ignore"):
         for node in graph.nodes:
-            layer = OPS[node.op].layer_class()(**node.attrs)
+            layer = OPS[node.op].layer_class()(**node.attrs)  # attributes, as the plan does
             values[node.name] = layer.forward(*map(value_of, node.args))
             layers[node.name] = layer
 

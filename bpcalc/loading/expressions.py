@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bpcalc.loading.hints import unknown_op
 from bpcalc.loading.literals import Const, parse_number
+from bpcalc.ops.indexing import FORMS, Entry, index_text
 from bpcalc.ops.spec import EMPTY, AttrProblem, Attrs, AttrValue, OpSpec, attr_text
 from bpcalc.ops.table import BINARY_SYMBOLS, OPS, UNARY_SYMBOLS
 
@@ -183,6 +184,10 @@ class _Lowering:
                 f"as {self._segment(node.left)} ** {self._segment(node.right)}",
                 self._column(node),
             )
+        if isinstance(node, ast.Subscript) or (
+            isinstance(node, ast.Attribute) and node.attr == "T"
+        ):
+            return [node.value]  # x[0] is index(x, index=[0]); x.T is transpose(x)
         raise ExpressionError(
             f"'{self._segment(node)}' is not allowed in an expression; use {ALLOWED}",
             self._column(node),
@@ -244,6 +249,36 @@ class _Lowering:
             values.append((keyword.arg, value))
         return Attrs(values) if values else EMPTY
 
+    def _index(self, node: ast.Subscript) -> str:
+        """``x[:, 1]``: the index as canonical text; only constant numbers and slices."""
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if not items:
+            raise ExpressionError(
+                "an index needs at least one entry, such as x[0]", self._column(node)
+            )
+        entries: list[Entry] = []
+        for item in items:
+            if isinstance(item, ast.Slice):
+                parts = tuple(
+                    None if part is None else self._index_number(part)
+                    for part in (item.lower, item.upper, item.step)
+                )
+                if parts[2] == 0:
+                    raise ExpressionError("a slice step cannot be 0", self._column(item))
+                entries.append((parts[0], parts[1], parts[2]))
+            else:
+                entries.append(self._index_number(item))
+        return index_text(entries)
+
+    def _index_number(self, node: ast.expr) -> int:
+        value = self._attr_scalar(node)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ExpressionError(
+                f"an index is a constant: {FORMS}, not '{self._segment(node)}'",
+                self._column(node),
+            )
+        return value
+
     def _attr_constant(self, keyword: ast.keyword) -> object:
         """An attribute's value: a number, a list of numbers, True/False/true/false or None;
         never a name of a node (attributes are fixed before any value exists)."""
@@ -289,11 +324,19 @@ class _Lowering:
             op = _BINARY[type(node.op)]
         elif isinstance(node, ast.UnaryOp):
             op = _NEG
+        elif isinstance(node, ast.Subscript):
+            op = "index"
+            attrs = Attrs([("index", self._index(node))])
+        elif isinstance(node, ast.Attribute):
+            op = "transpose"
         else:
             assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             op = node.func.id
             if node.keywords:
                 attrs = self._call_attrs(node, OPS[op])
+            missing = OPS[op].missing_attributes(attrs)
+            if missing:
+                raise ExpressionError(missing, self._column(node))
         args = tuple(results[id(child)] for child in operands)
         columns = tuple(self._column(child) for child in operands)
         if node is root:
@@ -321,6 +364,10 @@ class _Lowering:
         elif isinstance(node, ast.UnaryOp):
             strength = _FACTOR
             text = "-" + _wrapped(texts[id(node.operand)], _FACTOR)
+        elif isinstance(node, ast.Subscript | ast.Attribute):
+            strength = _ATOM
+            after = str(attrs["index"]) if isinstance(node, ast.Subscript) else ".T"
+            text = _wrapped(texts[id(node.value)], _ATOM) + after
         else:
             assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             spec = OPS[node.func.id]

@@ -368,6 +368,9 @@ def _explicit_attrs(spec: OpSpec, definition: dict[str, Any]) -> Attrs:
             values.append((key, attribute.read(spec.name, from_text(raw), shown)))
         except AttrProblem as err:
             raise _At(err.message, (key,)) from None
+    missing = spec.missing_attributes(name for name, _ in values)
+    if missing:
+        raise _At(missing)
     return Attrs(values) if values else EMPTY
 
 

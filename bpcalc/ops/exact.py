@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bpcalc.ops.indexing import numpy_key
 from bpcalc.ops.protocol import BinaryLayer, LayerClass, UnaryLayer
 from bpcalc.ops.shapes import reduced_axes
 
@@ -272,6 +273,219 @@ class ExactMean(ExactSum):
         return dout
 
 
+# ---- exact layers of the common ops (issue 12) ----
+
+HALF: Any = Fraction(1, 2)
+
+
+def _item(value: Any) -> Any:
+    """A 0-d object array as its Fraction; anything else unchanged."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return Fraction(value.item())  # an int where dout was np.ones_like(an object array)
+    return value
+
+
+def _where(mask: Any, then: Any, otherwise: Any) -> Any:
+    """np.where for Fractions: a Fraction when everything is one, else an object array."""
+    if not any(isinstance(v, np.ndarray) for v in (mask, then, otherwise)):
+        return then if mask else otherwise
+    return np.where(mask, np.asarray(then, dtype=object), np.asarray(otherwise, dtype=object))
+
+
+class ExactSquare:
+    def __init__(self) -> None:
+        self.x: Any = None
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        return x * x
+
+    def backward(self, dout: Any) -> Any:
+        return dout * 2 * self.x
+
+
+class ExactAbs:
+    """abs'(0) = 0, as for floats."""
+
+    def __init__(self) -> None:
+        self.x: Any = None
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        return abs(x)
+
+    def backward(self, dout: Any) -> Any:
+        x = self.x
+        return _where(x > 0, dout, _where(x < 0, -dout, ZERO))
+
+
+class ExactMaximum(ExactBinary):
+    """On a tie each side gets half, as for floats."""
+
+    larger = True
+
+    def forward(self, x: Any, y: Any) -> Any:
+        self.x, self.y = x, y
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            func = np.maximum if self.larger else np.minimum
+            return func(np.asarray(x, dtype=object), np.asarray(y, dtype=object))
+        return max(x, y) if self.larger else min(x, y)
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        x, y = self.x, self.y
+        wins_x, wins_y = (x > y, x < y) if self.larger else (x < y, x > y)
+        tie = _where(x == y, dout * HALF, ZERO)
+        dx, dy = _where(wins_x, dout, tie), _where(wins_y, dout, tie)
+        shape = np.broadcast_shapes(np.shape(x), np.shape(y), np.shape(dout))
+        if shape:
+            dx = np.array(np.broadcast_to(np.asarray(dx, dtype=object), shape), dtype=object)
+            dy = np.array(np.broadcast_to(np.asarray(dy, dtype=object), shape), dtype=object)
+        return _sum_to(dx, x), _sum_to(dy, y)
+
+
+class ExactMinimum(ExactMaximum):
+    larger = False
+
+
+class ExactLeakyRelu:
+    """The slope as its decimal text (0.01 is 1/100)."""
+
+    def __init__(self, slope: float = 0.01) -> None:
+        self.slope: Any = Fraction(repr(slope))
+        self.x: Any = None
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        return _where(x > 0, x, x * self.slope)
+
+    def backward(self, dout: Any) -> Any:
+        return _where(self.x > 0, dout, dout * self.slope)
+
+
+class ExactMax:
+    """The gradient is split evenly among ties, as for floats."""
+
+    larger = True
+
+    def __init__(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> None:
+        self.x: Any = None
+        self.kept: Any = None
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def forward(self, x: Any) -> Any:
+        self.x = x
+        if not isinstance(x, np.ndarray):
+            return x
+        axes = reduced_axes(self.axis, x.ndim)
+        func = np.max if self.larger else np.min
+        self.kept = func(x, axis=axes, keepdims=True)
+        return _item(self.kept if self.keepdims else np.squeeze(self.kept, axis=axes))
+
+    def backward(self, dout: Any) -> Any:
+        x = self.x
+        if not isinstance(x, np.ndarray):
+            return dout
+        axes = reduced_axes(self.axis, x.ndim)
+        winners = (x == self.kept).astype(bool)
+        count = winners.sum(axis=axes, keepdims=True).astype(object)
+        d = np.asarray(dout, dtype=object)
+        if not self.keepdims:
+            d = np.expand_dims(d, axes)
+        share = np.broadcast_to(d / count, x.shape)
+        return np.where(winners, share, np.full(x.shape, ZERO, dtype=object))
+
+
+class ExactMin(ExactMax):
+    larger = False
+
+
+class ExactTranspose:
+    def __init__(self, axes: tuple[int, ...] | None = None) -> None:
+        self.axes = axes
+
+    def forward(self, x: Any) -> Any:
+        return np.transpose(x, self.axes).copy() if isinstance(x, np.ndarray) else x
+
+    def backward(self, dout: Any) -> Any:
+        if not isinstance(dout, np.ndarray):
+            return dout
+        inverse = None if self.axes is None else np.argsort([a % dout.ndim for a in self.axes])
+        return np.transpose(dout, inverse).copy()
+
+
+class ExactReshape:
+    def __init__(self, shape: tuple[int, ...] | None = None) -> None:
+        self.shape = shape
+        self.x_shape: tuple[int, ...] = ()
+
+    def forward(self, x: Any) -> Any:
+        self.x_shape = np.shape(x)
+        return _item(
+            np.array(np.reshape(np.asarray(x, dtype=object), self.shape or ()), dtype=object)
+        )
+
+    def backward(self, dout: Any) -> Any:
+        d = np.asarray(dout, dtype=object)
+        return _item(np.array(np.reshape(d, self.x_shape), dtype=object))
+
+
+class ExactFlatten:
+    def __init__(self) -> None:
+        self.x_shape: tuple[int, ...] = ()
+
+    def forward(self, x: Any) -> Any:
+        if not isinstance(x, np.ndarray):
+            raise ValueError("flatten needs an input with at least one axis: (N, ...)")
+        self.x_shape = x.shape
+        return x.reshape(x.shape[0], math.prod(x.shape[1:])).copy()
+
+    def backward(self, dout: Any) -> Any:
+        return np.reshape(dout, self.x_shape).copy()
+
+
+class ExactIndex:
+    def __init__(self, index: str | None = None) -> None:
+        self.index = index
+        self.key = numpy_key(index) if index is not None else ()
+        self.x_shape: tuple[int, ...] = ()
+
+    def forward(self, x: Any) -> Any:
+        self.x_shape = np.shape(x)
+        return _item(np.array(np.asarray(x, dtype=object)[self.key], dtype=object))
+
+    def backward(self, dout: Any) -> Any:
+        grad = np.full(self.x_shape, ZERO, dtype=object)
+        grad[self.key] = dout
+        return _item(grad)
+
+
+class ExactMeanSquaredError(ExactBinary):
+    def forward(self, y: Any, t: Any) -> Any:
+        self.x, self.y = y, t
+        self.diff: Any = y - t
+        if isinstance(self.diff, np.ndarray):
+            return sum((self.diff * self.diff).ravel(), ZERO) / self.diff.size
+        return self.diff * self.diff
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        g = dout * 2 * self.diff / Fraction(np.size(self.diff))
+        return _sum_to(g, self.x), _sum_to(-g, self.y)
+
+
+class ExactSumSquaredError(ExactBinary):
+    def forward(self, y: Any, t: Any) -> Any:
+        self.x, self.y = y, t
+        self.diff: Any = y - t
+        if isinstance(self.diff, np.ndarray):
+            return HALF * sum((self.diff * self.diff).ravel(), ZERO)
+        return HALF * self.diff * self.diff
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        g = dout * self.diff
+        return _sum_to(g, self.x), _sum_to(-g, self.y)
+
+
 def _exact_layers() -> dict[str, LayerClass]:
     """Each exact op's layer, named by its spec (OpSpec.exact_layer), checked for size."""
     from bpcalc.ops.table import OPS
@@ -283,5 +497,30 @@ def _exact_layers() -> dict[str, LayerClass]:
 EXACT_LAYERS: dict[str, LayerClass] = _exact_layers()
 
 # mypy checks each exact layer against the protocol of its arity.
-UNARY: tuple[type[UnaryLayer], ...] = (ExactNeg, ExactIdentity, ExactRelu, ExactSum, ExactMean)
-BINARY: tuple[type[BinaryLayer], ...] = (ExactAdd, ExactSub, ExactMul, ExactDiv, ExactPow)
+UNARY: tuple[type[UnaryLayer], ...] = (
+    ExactNeg,
+    ExactIdentity,
+    ExactRelu,
+    ExactSum,
+    ExactMean,
+    ExactSquare,
+    ExactAbs,
+    ExactLeakyRelu,
+    ExactMax,
+    ExactMin,
+    ExactTranspose,
+    ExactReshape,
+    ExactFlatten,
+    ExactIndex,
+)
+BINARY: tuple[type[BinaryLayer], ...] = (
+    ExactAdd,
+    ExactSub,
+    ExactMul,
+    ExactDiv,
+    ExactPow,
+    ExactMaximum,
+    ExactMinimum,
+    ExactMeanSquaredError,
+    ExactSumSquaredError,
+)

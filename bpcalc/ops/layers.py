@@ -461,6 +461,419 @@ class SoftmaxWithLoss:
         return dx.reshape(self._x_shape), dt
 
 
+# ---- the common ops (issue 12): elementwise functions, reductions, layout, softmax, losses ----
+
+
+def _unary(scalar_func: Any, array_func: Any, x: Value) -> Value:
+    """``math`` on a float (IEEE inf or nan where math raises), a numpy ufunc on an array."""
+    if _is_scalar(x):
+        try:
+            return float(scalar_func(x))
+        except (ValueError, OverflowError):
+            return _np(array_func, np.float64(x))
+    return _np(array_func, x)
+
+
+def _pick(mask: Value, dout: Value, other: Value) -> Value:
+    """``dout`` where ``mask``, else ``other`` (a float for floats), never ``0 * dout``."""
+    if _is_scalar(mask) and _is_scalar(dout):
+        return dout if mask else other
+    return _scalar(np.where(mask, dout, other))
+
+
+class SqrtLayer:
+    """z = sqrt(x); dz/dx = 1 / (2 z), inf at 0 (PyTorch)."""
+
+    out: Value = None
+
+    def forward(self, x: Value) -> Value:
+        self.out = _unary(math.sqrt, np.sqrt, x)
+        return self.out
+
+    def backward(self, dout: Value) -> Value:
+        return _div(dout, 2.0 * self.out)
+
+
+class SquareLayer:
+    """z = x ** 2; dz/dx = 2x."""
+
+    x: Value = None
+
+    def forward(self, x: Value) -> Value:
+        self.x = x
+        return x * x
+
+    def backward(self, dout: Value) -> Value:
+        return dout * 2.0 * self.x
+
+
+class AbsLayer:
+    """z = |x|; dz/dx = sign(x), 0 at 0 (PyTorch)."""
+
+    x: Value = None
+
+    def forward(self, x: Value) -> Value:
+        self.x = x
+        return abs(x) if _is_scalar(x) else np.abs(x)
+
+    def backward(self, dout: Value) -> Value:
+        x = self.x
+        if _is_scalar(x) and _is_scalar(dout):
+            return dout if x > 0 else -dout if x < 0 else 0.0 if x == 0 else math.nan
+        return _pick(x > 0, dout, np.where(x < 0, -dout, np.where(x == 0, 0.0, np.nan)))
+
+
+class SinLayer:
+    """z = sin(x); dz/dx = cos(x)."""
+
+    x: Value = None
+
+    def forward(self, x: Value) -> Value:
+        self.x = x
+        return _unary(math.sin, np.sin, x)
+
+    def backward(self, dout: Value) -> Value:
+        return dout * _unary(math.cos, np.cos, self.x)
+
+
+class CosLayer:
+    """z = cos(x); dz/dx = -sin(x)."""
+
+    x: Value = None
+
+    def forward(self, x: Value) -> Value:
+        self.x = x
+        return _unary(math.cos, np.cos, x)
+
+    def backward(self, dout: Value) -> Value:
+        return dout * -_unary(math.sin, np.sin, self.x)
+
+
+class MaximumLayer:
+    """z = max(x, y) elementwise (NaN if either is); on a tie each side gets half (PyTorch)."""
+
+    x: Value = None
+    y: Value = None
+    larger = True  # maximum; False: minimum
+
+    def forward(self, x: Value, y: Value) -> Value:
+        self.x = x
+        self.y = y
+        return _np(np.maximum if self.larger else np.minimum, x, y)
+
+    def backward(self, dout: Value) -> tuple[Value, Value]:
+        x, y = self.x, self.y
+        wins_x, wins_y = (x > y, x < y) if self.larger else (x < y, x > y)
+        tie = x == y
+        dx = _pick(wins_x, dout, _pick(tie, dout * 0.5, 0.0))
+        dy = _pick(wins_y, dout, _pick(tie, dout * 0.5, 0.0))
+        return _sum_to(_shaped(dx, x, y, dout), x), _sum_to(_shaped(dy, x, y, dout), y)
+
+
+class MinimumLayer(MaximumLayer):
+    """z = min(x, y) elementwise; on a tie each side gets half (PyTorch)."""
+
+    larger = False
+
+
+def _shaped(grad: Value, *operands: Value) -> Value:
+    """``grad`` broadcast to the shape of all ``operands`` together (a float stays a float)."""
+    shape = np.broadcast_shapes(*(np.shape(v) for v in operands))
+    if np.shape(grad) == shape:
+        return grad
+    return np.array(np.broadcast_to(grad, shape))
+
+
+class LeakyRelu:
+    """z = x if x > 0 else slope * x; dz/dx = slope at 0 and below (PyTorch)."""
+
+    x: Value = None
+
+    def __init__(self, slope: float = 0.01) -> None:
+        self.slope = slope
+
+    def forward(self, x: Value) -> Value:
+        self.x = x
+        if _is_scalar(x):
+            return x if x > 0 else self.slope * x
+        return np.where(x > 0, x, self.slope * x)
+
+    def backward(self, dout: Value) -> Value:
+        return _pick(self.x > 0, dout, dout * self.slope)
+
+
+class Softplus:
+    """z = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), stable; dz/dx = sigmoid(x)."""
+
+    x: Value = None
+
+    def forward(self, x: Value) -> Value:
+        self.x = x
+        if _is_scalar(x):
+            if math.isinf(x):
+                return x if x > 0 else 0.0
+            return max(x, 0.0) + math.log1p(math.exp(-abs(x))) if x == x else x
+        return _np(lambda v: np.maximum(v, 0.0) + np.log1p(np.exp(-np.abs(v))), x)
+
+    def backward(self, dout: Value) -> Value:
+        sigmoid = Sigmoid()
+        return dout * sigmoid.forward(self.x)
+
+
+class MaxLayer:
+    """z = the largest element of x, or over ``axis``; the gradient is split evenly among the
+    elements equal to it (PyTorch's amax)."""
+
+    x: Value = None
+    axis: int | tuple[int, ...] | None = None
+    keepdims: bool = False
+    _kept: Value = None  # the result with the reduced axes kept, to compare x with
+    larger = True  # max; False: min
+
+    def __init__(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> None:
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def forward(self, x: Value) -> Value:
+        self.x = x
+        if _is_scalar(x):
+            return x
+        axes = _axes(self.axis, x.ndim)
+        self._kept = (np.max if self.larger else np.min)(x, axis=axes, keepdims=True)
+        return _scalar(self._kept if self.keepdims else np.squeeze(self._kept, axis=axes))
+
+    def backward(self, dout: Value) -> Value:
+        x = self.x
+        if _is_scalar(x):
+            return dout
+        axes = _axes(self.axis, x.ndim)
+        winners = x == self._kept
+        count = winners.sum(axis=axes, keepdims=True)
+        d = np.asarray(dout, dtype=np.float64)
+        if not self.keepdims:
+            d = np.expand_dims(d, axes)
+        with np.errstate(all="ignore"):
+            return np.where(winners, d / count, 0.0)
+
+
+class MinLayer(MaxLayer):
+    """z = the smallest element of x, or over ``axis``; ties split the gradient evenly."""
+
+    larger = False
+
+
+class TransposeLayer:
+    """z = x with its axes reversed, or permuted as ``axes`` lists them (numpy.transpose)."""
+
+    def __init__(self, axes: tuple[int, ...] | None = None) -> None:
+        self.axes = axes
+
+    def forward(self, x: Value) -> Value:
+        if _is_scalar(x):
+            return x
+        return np.transpose(x, self.axes).copy()
+
+    def backward(self, dout: Value) -> Value:
+        if _is_scalar(dout):
+            return dout
+        inverse = None if self.axes is None else np.argsort([a % dout.ndim for a in self.axes])
+        return np.transpose(dout, inverse).copy()
+
+
+class ReshapeLayer:
+    """z = x reshaped to ``shape`` (one -1 allowed); the gradient is dout reshaped back."""
+
+    x_shape: tuple[int, ...] = ()
+
+    def __init__(self, shape: tuple[int, ...] | None = None) -> None:
+        self.shape = shape
+
+    def forward(self, x: Value) -> Value:
+        self.x_shape = np.shape(x)
+        return _scalar(np.array(np.reshape(x, self.shape or ())))
+
+    def backward(self, dout: Value) -> Value:
+        return _scalar(np.array(np.reshape(dout, self.x_shape)))
+
+
+class FlattenLayer:
+    """z = x.reshape(x.shape[0], -1), as the book's Affine flattens a batch; dx reshaped back."""
+
+    x_shape: tuple[int, ...] = ()
+
+    def forward(self, x: Value) -> Value:
+        if _is_scalar(x):
+            raise ValueError("flatten needs an input with at least one axis: (N, ...)")
+        self.x_shape = x.shape
+        return x.reshape(x.shape[0], math.prod(x.shape[1:])).copy()
+
+    def backward(self, dout: Value) -> Value:
+        return np.reshape(dout, self.x_shape).copy()
+
+
+def _index_key(text: str) -> tuple[int | slice, ...]:
+    """``"[:, 1]"`` (canonical, as the loader checked it) as numpy's key ``(slice(None), 1)``."""
+    key: list[int | slice] = []
+    for part in text.strip()[1:-1].split(","):
+        if ":" in part:
+            key.append(slice(*(int(p) if p.strip() else None for p in part.split(":"))))
+        else:
+            key.append(int(part))
+    return tuple(key)
+
+
+class IndexLayer:
+    """z = x[index] for a constant index (``x[0]``, ``x[:, 1]``, ``x[0:2]``, ``x[:, ::2]``); the
+    gradient is dout scattered back into zeros shaped like x."""
+
+    x_shape: tuple[int, ...] = ()
+
+    def __init__(self, index: str | None = None) -> None:
+        self.index = index
+        self.key = _index_key(index) if index is not None else ()
+
+    def forward(self, x: Value) -> Value:
+        self.x_shape = np.shape(x)
+        return _scalar(np.array(np.asarray(x)[self.key]))
+
+    def backward(self, dout: Value) -> Value:
+        grad = np.zeros(self.x_shape)
+        grad[self.key] = dout
+        return _scalar(grad)
+
+
+class Softmax:
+    """z = exp(x) / sum(exp(x)) over ``axis`` (the last by default), computed stably;
+    dx = z * (dout - sum(dout * z))."""
+
+    out: Value = None
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Value) -> Value:
+        if _is_scalar(x):
+            self.out = 1.0 if x == x else math.nan
+            return self.out
+        with np.errstate(all="ignore"):
+            e = np.exp(x - x.max(axis=self.axis, keepdims=True))
+            self.out = e / e.sum(axis=self.axis, keepdims=True)
+        return self.out
+
+    def backward(self, dout: Value) -> Value:
+        if _is_scalar(self.out):
+            return 0.0 * dout if _is_scalar(dout) else np.zeros(np.shape(dout))
+        y = self.out
+        return y * (dout - (dout * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax:
+    """z = x - log(sum(exp(x))) over ``axis`` (the last by default), computed stably;
+    dx = dout - softmax(x) * sum(dout)."""
+
+    out: Value = None
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Value) -> Value:
+        if _is_scalar(x):
+            self.out = 0.0 if x == x else math.nan
+            return self.out
+        with np.errstate(all="ignore"):
+            shifted = x - x.max(axis=self.axis, keepdims=True)
+            self.out = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
+        return self.out
+
+    def backward(self, dout: Value) -> Value:
+        if _is_scalar(self.out):
+            return 0.0 * dout if _is_scalar(dout) else np.zeros(np.shape(dout))
+        return dout - np.exp(self.out) * np.sum(dout, axis=self.axis, keepdims=True)
+
+
+class MeanSquaredError:
+    """z = mean((y - t) ** 2) over the broadcast elements (PyTorch's mse_loss)."""
+
+    y: Value = None
+    t: Value = None
+    diff: Value = None
+
+    def forward(self, y: Value, t: Value) -> Value:
+        self.y, self.t = y, t
+        self.diff = y - t
+        return float(np.mean(self.diff * self.diff))
+
+    def backward(self, dout: Value) -> tuple[Value, Value]:
+        g = dout * 2.0 * self.diff / np.size(self.diff)
+        return _sum_to(g, self.y), _sum_to(-g, self.t)
+
+
+class SumSquaredError:
+    """z = 0.5 * sum((y - t) ** 2), the book's chapter 4 loss; dy = y - t, dt = t - y."""
+
+    y: Value = None
+    t: Value = None
+    diff: Value = None
+
+    def forward(self, y: Value, t: Value) -> Value:
+        self.y, self.t = y, t
+        self.diff = y - t
+        return 0.5 * float(np.sum(self.diff * self.diff))
+
+    def backward(self, dout: Value) -> tuple[Value, Value]:
+        g = dout * self.diff
+        return _sum_to(g, self.y), _sum_to(-g, self.t)
+
+
+class CrossEntropyError:
+    """The book's chapter 4 ``cross_entropy_error``: ``-sum(t * log(y + 1e-7)) / N`` with
+    one-hot (or probability) rows t shaped like y, or ``-sum(log(y[i, t[i]] + 1e-7)) / N`` with
+    class indices t; N = y.shape[0], and a 1-D y is a batch of one. y holds probabilities
+    (a softmax's output), not logits."""
+
+    y: Value = None
+    t: Value = None
+    _rows: Any = None  # the labels as rows shaped like y (one-hot for class indices)
+    _n: int = 1
+
+    def forward(self, y: Value, t: Value) -> Value:
+        ya = np.asarray(y, dtype=np.float64)
+        ta = np.asarray(t, dtype=np.float64)
+        self.y, self.t = y, t
+        self._n = ya.shape[0] if ya.ndim >= 2 else 1
+        if ta.shape == ya.shape:
+            self._rows = ta
+        elif ya.ndim in (1, 2) and ta.size == self._n and ta.ndim == ya.ndim - 1:
+            y2 = ya.reshape(self._n, -1)
+            classes = y2.shape[1]
+            index = ta.reshape(self._n)
+            if not np.all((index == np.round(index)) & (index >= 0) & (index < classes)):
+                raise ValueError(
+                    f"cross_entropy_error: class indices must be whole numbers in 0..{classes - 1}"
+                )
+            rows = np.zeros(y2.shape)
+            rows[np.arange(self._n), index.astype(np.intp)] = 1.0
+            self._rows = rows.reshape(ya.shape)
+        else:
+            raise ValueError(
+                f"cross_entropy_error: labels of shape {ta.shape} fit neither one-hot rows "
+                f"{ya.shape} nor class indices for {self._n} sample(s)"
+            )
+        with np.errstate(all="ignore"):
+            return float(-np.sum(self._rows * np.log(ya + 1e-7)) / self._n)
+
+    def backward(self, dout: Value) -> tuple[Value, Value]:
+        ya = np.asarray(self.y, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            dy = _scalar(-self._rows / (ya + 1e-7) * (dout / self._n))
+            if np.shape(self.t) == ya.shape:
+                dt = _scalar(-np.log(ya + 1e-7) * (dout / self._n))
+            else:
+                # The loss is piecewise constant in a class index: its derivative is 0.
+                dt = np.zeros(np.shape(self.t)) if np.shape(self.t) else 0.0
+        return dy, dt
+
+
 # mypy checks each layer against the protocol of its arity; a test checks every op is here.
 UNARY: tuple[type[UnaryLayer], ...] = (
     NegLayer,
@@ -472,6 +885,21 @@ UNARY: tuple[type[UnaryLayer], ...] = (
     Sigmoid,
     SumLayer,
     MeanLayer,
+    SqrtLayer,
+    SquareLayer,
+    AbsLayer,
+    SinLayer,
+    CosLayer,
+    LeakyRelu,
+    Softplus,
+    MaxLayer,
+    MinLayer,
+    TransposeLayer,
+    ReshapeLayer,
+    FlattenLayer,
+    IndexLayer,
+    Softmax,
+    LogSoftmax,
 )
 BINARY: tuple[type[BinaryLayer], ...] = (
     AddLayer,
@@ -481,5 +909,10 @@ BINARY: tuple[type[BinaryLayer], ...] = (
     PowLayer,
     MatMulLayer,
     SoftmaxWithLoss,
+    MaximumLayer,
+    MinimumLayer,
+    MeanSquaredError,
+    SumSquaredError,
+    CrossEntropyError,
 )
 TERNARY: tuple[type[TernaryLayer], ...] = (Affine,)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 from bpcalc.ops.spec import AttrValue, Shape, ShapeError
 
@@ -202,3 +203,84 @@ def im2col_elements(shapes: Shapes, attrs: Attributes) -> int:
     out_h = (x[2] + 2 * pad - fh) // stride + 1
     out_w = (x[3] + 2 * pad - fw) // stride + 1
     return x[0] * x[1] * fh * fw * out_h * out_w
+
+
+# ---- shape rules of the common ops (issue 12): layout, indexing, softmax, losses ----
+
+
+def _axis_in(axis: int, ndim: int) -> int:
+    """One axis (negative from the end) as 0..ndim-1; ShapeError when out of range."""
+    return reduced_axes(axis, ndim)[0]
+
+
+def along_axis(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """``softmax`` and ``log_softmax``: the input's shape; ``axis`` must be one of its axes
+    (a scalar, with no axes, is its own softmax)."""
+    x = shapes[0]
+    if x:
+        _axis_in(int(cast(int, attrs.get("axis", -1))), len(x))
+    return x
+
+
+def transpose(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """numpy.transpose: the axes reversed, or permuted as ``axes`` lists them."""
+    x = shapes[0]
+    axes = attrs.get("axes")
+    if axes is None:
+        return tuple(reversed(x))
+    order = cast(tuple[int, ...], axes)
+    if len(order) != len(x):
+        raise ShapeError(
+            f"axes {list(order)} has {len(order)} entr{'y' if len(order) == 1 else 'ies'} for "
+            f"an input with {len(x)} dimension{'s' * (len(x) != 1)}: list each axis once"
+        )
+    if sorted(_axis_in(a, len(x)) for a in order) != list(range(len(x))):
+        raise ShapeError(f"axes {list(order)} is not a permutation of the axes 0..{len(x) - 1}")
+    return tuple(x[a] for a in order)
+
+
+def reshape(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """numpy.reshape: ``shape`` with at most one -1, standing for what the other sizes leave."""
+    x = shapes[0]
+    wanted = cast(tuple[int, ...], attrs.get("shape") or ())
+    size = math.prod(x)
+    shown = list(wanted)
+    if wanted.count(-1) > 1:
+        raise ShapeError(f"shape {shown} has more than one -1")
+    if any(n < -1 for n in wanted):
+        raise ShapeError(f"shape {shown} has a negative size other than -1")
+    known = math.prod(n for n in wanted if n != -1)
+    if -1 in wanted:
+        if known == 0 or size % known:
+            raise ShapeError(
+                f"cannot reshape {size:,} element{'s' * (size != 1)} (shape {list(x)}) into "
+                f"{shown}: {size:,} is not a multiple of {known:,}"
+            )
+        return tuple(size // known if n == -1 else n for n in wanted)
+    if known != size:
+        raise ShapeError(
+            f"cannot reshape {size:,} element{'s' * (size != 1)} (shape {list(x)}) into "
+            f"{shown} ({known:,} element{'s' * (known != 1)})"
+        )
+    return wanted
+
+
+def flatten(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """The book's ``x.reshape(x.shape[0], -1)``: (N, the rest); None for a scalar (no N)."""
+    x = shapes[0]
+    return (x[0], math.prod(x[1:])) if x else None
+
+
+def index(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """numpy's basic indexing with the constant ``index``: whole numbers drop their axis."""
+    from bpcalc.ops.indexing import index_shape
+
+    text = attrs.get("index")
+    if text is None:  # required, so only a layer built bare: IndexLayer() keeps x whole
+        return shapes[0]
+    return index_shape(shapes[0], str(text))
+
+
+def loss(shapes: Shapes, attrs: Attributes) -> Shape | None:
+    """A loss of two operands that broadcast together: a single number."""
+    return None if _broadcast(*shapes) is None else ()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bpcalc.ops.protocol import LayerClass
 
 Shape = tuple[int, ...]
-AttrValue = int | float | bool | tuple[int, ...] | None
+AttrValue = int | float | bool | tuple[int, ...] | str | None  # str: an index's text
 # Input shapes and the node's attributes -> the result's shape; None when the operands do not
 # fit (evaluation then reports the mismatch); raises ShapeError for an attribute out of range.
 ShapeRule = Callable[[Sequence[Shape], Mapping[str, AttrValue]], Shape | None]
@@ -31,6 +31,7 @@ KINDS = {
     "float": "a number",
     "axes": "a whole number or a list of whole numbers",
     "ints": "a list of whole numbers",
+    "index": "a constant index such as [0], [:, 1] or [0:2]",
 }
 
 
@@ -55,14 +56,22 @@ class Attribute:
     default: AttrValue
     help: str
     check: Callable[[AttrValue], str | None] | None = None  # why a value is out of range
+    required: bool = False  # no default: every node of the op gives it (reshape's shape)
 
     @property
     def signature(self) -> str:
-        """``axis=None``, as a Python signature writes it."""
-        return f"{self.name}={attr_text(self.default)}"
+        """``axis=None``, as a Python signature writes it; ``shape=(required)``."""
+        return f"{self.name}={'(required)' if self.required else attr_text(self.default)}"
 
     def read(self, op: str, raw: object, shown: str) -> AttrValue:
         """The checked value of ``raw`` (a number, bool, None or list, already parsed)."""
+        if self.kind == "index":
+            from bpcalc.ops.indexing import IndexProblem, canonical_index
+
+            try:
+                return canonical_index(raw)
+            except IndexProblem as err:
+                raise AttrProblem(f"attribute '{self.name}' of {op} {err}, got {shown}") from None
         value = self._typed(raw)
         if value is _WRONG:
             raise AttrProblem(
@@ -100,7 +109,9 @@ def _is_int(value: object) -> bool:
 
 
 def attr_text(value: AttrValue) -> str:
-    """A value as Python source: ``1``, ``[0, 1]``, ``True``, ``None``."""
+    """A value as Python source: ``1``, ``[0, 1]``, ``True``, ``None``; an index as ``[:, 1]``."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, tuple):
         return "[" + ", ".join(map(str, value)) + "]"
     return repr(value)
@@ -203,6 +214,7 @@ class OpSpec:
     # Elements of the largest array the layer makes on the way (im2col's matrix), when that
     # can outgrow the result; the size check bounds it by --max-elements too.
     workspace: Callable[[Sequence[Shape], Mapping[str, AttrValue]], int] | None = None
+    example: str = ""  # how a node is written, for messages: reshape(x, shape=[3, -1])
 
     @property
     def arity(self) -> int:
@@ -253,6 +265,22 @@ class OpSpec:
         optional params as ``mean=None``."""
         params = [*self.params[: self.arity], *(f"{p}=None" for p in self.params[self.arity :])]
         return ", ".join([*params, *(a.signature for a in self.attributes)])
+
+    def missing_attributes(self, given: Iterable[str]) -> str | None:
+        """The message for required attributes not given, or None."""
+        missing = [a.name for a in self.attributes if a.required and a.name not in set(given)]
+        if not missing:
+            return None
+        return f"{self.name}() needs the attribute {_and(missing)}: {self.usage}"
+
+    @property
+    def usage(self) -> str:
+        """How a node of the op is written, for messages."""
+        if self.example:
+            return self.example
+        if self.symbol:
+            return f"{self.symbol}x" if self.arity == 1 else f"x {self.symbol} y"
+        return f"{self.name}({', '.join(self.params)})"
 
     def unknown_attribute(self, name: str) -> str:
         """The message for an attribute this op does not have."""

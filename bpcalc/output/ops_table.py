@@ -63,6 +63,7 @@ def ops_document() -> list[dict[str, Any]]:
                     "accepts": KINDS[a.kind],
                     "default": list(a.default) if isinstance(a.default, tuple) else a.default,
                     "help": a.help,
+                    "required": a.required,
                 }
                 for a in spec.attributes
             ],
@@ -88,8 +89,8 @@ def ops_markdown() -> str:
         "Scratch*, chapter 5. A local derivative is what backward multiplies the upstream",
         "gradient `dout` by (for `matmul` and `affine`, the whole product with `dout`).",
         "",
-        "| op | operator | class | inputs | forward | local derivatives | notes |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| op | operator | class | inputs | forward | local derivatives | notes | example |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for spec in OPS.values():
         derivatives = "<br>".join(
@@ -103,6 +104,7 @@ def ops_markdown() -> str:
             f"`{_cell(spec.formula)}`",
             derivatives,
             _cell(spec.notes),
+            f"`{_cell(spec.usage)}`",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     exact = ", ".join(f"`{spec.name}`" for spec in OPS.values() if spec.exact)
@@ -127,7 +129,7 @@ def ops_markdown() -> str:
                 spec.name,  # plain, unlike the op table's `op` cells
                 f"`{a.name}`",
                 KINDS[a.kind],
-                f"`{attr_text(a.default)}`",
+                "required" if a.required else f"`{attr_text(a.default)}`",
                 _cell(a.help),
             ]
             lines.append("| " + " | ".join(cells) + " |")
