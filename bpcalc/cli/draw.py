@@ -5,7 +5,7 @@ from __future__ import annotations
 from bpcalc.cli.commands import command
 from bpcalc.cli.options import GraphOptions, digits_option, format_option, graph_options
 
-FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
+FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf", "html")
 
 
 @command("draw")
@@ -13,7 +13,8 @@ FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
 @format_option(
     FORMATS,
     "Output format; auto is text on a terminal, dot in a pipe. svg, png and pdf need "
-    "Graphviz; png and pdf are never written to a terminal.",
+    "Graphviz; png and pdf are never written to a terminal. html is one self-contained page "
+    "that steps through the forward and backward pass.",
 )
 @digits_option(
     "Significant digits on the edges [12 for numbers, 4 for tensors].",
@@ -31,6 +32,7 @@ def draw(source: GraphOptions, fmt: str, digits: int | None) -> None:
         bpcalc draw apple_orange -o svg > apple_orange.svg
         bpcalc draw apple_orange | dot -Tpng > apple_orange.png
         bpcalc draw apple_orange -o mermaid       # paste into Markdown
+        bpcalc draw apple_orange -o html > ao.html  # step through it in a browser
     """
     from bpcalc.analysis.drawing import build_drawing
     from bpcalc.analysis.trace import build_trace
@@ -43,5 +45,12 @@ def draw(source: GraphOptions, fmt: str, digits: int | None) -> None:
         fmt = "text" if terminal else "dot"
     check_image_output(fmt, terminal=terminal)
     graph, evaluation = source.evaluate(trace=True)
-    drawing = build_drawing(graph, evaluation, build_trace(graph, evaluation))
+    trace = build_trace(graph, evaluation)
+    drawing = build_drawing(graph, evaluation, trace)
+    if fmt == "html":
+        from bpcalc.output.formats import write
+        from bpcalc.output.html_page import page
+
+        write(page(drawing, trace, evaluation, digits))
+        return
     write_drawing(drawing, fmt=fmt, digits=digits, terminal=terminal)
