@@ -15,6 +15,7 @@ import base64
 import hashlib
 import html
 import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from importlib import resources
@@ -34,8 +35,6 @@ FULL_ELEMENTS = 4096  # a tensor up to this size can be expanded to every elemen
 CHAR_WIDTH = 7.4  # pixels per terminal column at the page's 13 px font, for the layout
 ROW = 112  # pixels between vertices of one rank
 MIN_GAP = 120  # pixels between ranks, more when an edge label is wider
-LABEL_AT = 0.42  # edge labels this far into the gap before their target (converging edges
-# are further apart nearer their sources)
 SWEEPS = 4  # barycentre passes (each one down and one up)
 
 
@@ -123,9 +122,9 @@ def page_data(
         at = forward_count + 1 + position
         node = named[step.node]
         record["vertex"] = node
-        for item, term in zip(record["contributions"], step.terms, strict=True):
-            item["vertex"] = named[term.name]
-            item["edge"] = incoming[node][term.position]
+        for part, term in zip(record["contributions"], step.terms, strict=True):
+            part["vertex"] = named[term.name]
+            part["edge"] = incoming[node][term.position]
             grad_ready[term.name] = at
 
     numbers = Numbers.for_people(digits, full=False)
@@ -169,8 +168,8 @@ def page_data(
     layout = lay_out(drawing, edges)
     for item, (x, y, width, height) in zip(vertices, layout.boxes, strict=True):
         item.update(x=round(x, 1), y=round(y, 1), w=round(width, 1), h=round(height, 1))
-    for edge_item, label_x in zip(edges, layout.label_x, strict=True):
-        edge_item["labelX"] = round(label_x, 1)
+    for edge_item, line, spot in zip(edges, layout.lines, layout.labels, strict=True):
+        edge_item.update(line=list(line), label=list(spot))
     return {
         "format": "bpcalc-html-page",
         "version": 1,
@@ -256,7 +255,8 @@ def _printable_strings(data: Any) -> Any:
 @dataclass(frozen=True)
 class Layout:
     boxes: list[tuple[float, float, float, float]]  # centre x, centre y, width, height
-    label_x: list[float]  # where each edge's labels are centred: mid-gap before its target
+    lines: list[tuple[float, float, float, float]]  # each edge from (x1, y1) to (x2, y2)
+    labels: list[tuple[float, float]]  # where each edge's labels are centred, on its line
     width: float
     height: float
 
@@ -354,27 +354,26 @@ def crossings(layout: list[list[int]], edges: list[tuple[int, int]], rank: list[
 
 def lay_out(drawing: Drawing, edges: list[dict[str, Any]]) -> Layout:
     """Centre and size of each vertex: ranks left to right, each rank top to bottom, every
-    vertex placed near the mean height of its neighbours without overlapping."""
+    vertex placed near the mean height of its neighbours without overlapping; then each edge's
+    line and the place on it for its labels."""
     vertices = list(drawing.vertices.values())
-    kinds = [v.kind for v in vertices]
+    kinds: list[str] = [v.kind for v in vertices]
     labels = [op_label(v.op, v.attrs) if v.kind == "op" else printable(v.name) for v in vertices]
     sizes = [vertex_size(kind, label) for kind, label in zip(kinds, labels, strict=True)]
     pairs = [(e["source"], e["target"]) for e in edges]
     rank = ranks(len(vertices), pairs, kinds)
     layers = order_ranks(rank, pairs)
 
-    # x: each rank as wide as its widest vertex, the gap before it as wide as its edge labels.
-    label_width = [0.0] * len(layers)
-    for e in edges:
-        texts = [e["value"], e["grad"] or "", e["name"] or ""]
-        widest = max(cell_width(text) for text in texts) * CHAR_WIDTH
-        label_width[rank[e["target"]]] = max(label_width[rank[e["target"]]], widest)
-    x_of_rank, gap_centre, x = [], [], 20.0
+    # x: each rank as wide as its widest vertex; every gap as wide as the widest edge label,
+    # so that a label fits in any gap its edge crosses.
+    widest = max((_label_width(e) for e in edges), default=0.0)
+    gap = max(MIN_GAP, widest + 36)
+    x_of_rank, gaps, x = [], [], 20.0
     for r, layer in enumerate(layers):
         width = max((sizes[v][0] for v in layer), default=0.0)
-        gap = max(MIN_GAP, label_width[r] + 36) if r else 0.0
-        gap_centre.append(x + gap * LABEL_AT)
-        x += gap
+        if r:
+            gaps.append((x, x + gap))  # the gap before rank r
+            x += gap
         x_of_rank.append(x + width / 2)
         x += width
 
@@ -397,10 +396,93 @@ def lay_out(drawing: Drawing, edges: list[dict[str, Any]]) -> Layout:
         (x_of_rank[rank[v]], y[v] - top + 56, sizes[v][0], sizes[v][1])
         for v in range(len(vertices))
     ]
+    lines = [_line(boxes[s], kinds[s], boxes[t], kinds[t]) for s, t in pairs]
+    placed = place_labels(edges, lines, [(rank[s], rank[t]) for s, t in pairs], gaps)
     width = x + 20
     height = (max(y, default=0.0) - top) + 112
-    label_x = [gap_centre[rank[target]] for _, target in pairs]
-    return Layout(boxes, label_x, round(width, 1), round(height, 1))
+    return Layout(boxes, lines, placed, round(width, 1), round(height, 1))
+
+
+def _label_width(edge: dict[str, Any]) -> float:
+    texts = [edge["value"], edge["grad"] or "", edge["name"] or ""]
+    return max(cell_width(text) for text in texts) * CHAR_WIDTH
+
+
+def _line(
+    source: tuple[float, float, float, float],
+    source_kind: str,
+    target: tuple[float, float, float, float],
+    target_kind: str,
+) -> tuple[float, float, float, float]:
+    """From the right of the source to the left of the target (a circle's rim for an op)."""
+
+    def end(
+        box: tuple[float, float, float, float],
+        kind: str,
+        towards: tuple[float, float],
+        leaving: bool,
+    ) -> tuple[float, float]:
+        x, y, w, h = box
+        if kind == "op" and w == h:
+            dx, dy = towards[0] - x, towards[1] - y
+            length = math.hypot(dx, dy) or 1.0
+            return x + dx / length * w / 2, y + dy / length * h / 2
+        return (x + w / 2 + 2, y) if leaving else (x - w / 2 - 4, y)
+
+    x1, y1 = end(source, source_kind, target[:2], True)
+    x2, y2 = end(target, target_kind, source[:2], False)
+    return round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1)
+
+
+LABEL_SPOTS = (0.42, 0.3, 0.56, 0.2, 0.68, 0.12, 0.8)  # where in a gap a label may go, best first
+
+
+def place_labels(
+    edges: list[dict[str, Any]],
+    lines: list[tuple[float, float, float, float]],
+    spans: list[tuple[int, int]],
+    gaps: list[tuple[float, float]],
+) -> list[tuple[float, float]]:
+    """A spot on each edge's line for its labels (name and value above, gradient below),
+    in one of the gaps it crosses, where it overlaps the fewest labels placed before it.
+    Short edges choose first; a long edge prefers the gap before its target."""
+    taken: dict[int, list[tuple[float, float, float, float]]] = defaultdict(list)
+    spots: list[tuple[float, float]] = [(0.0, 0.0)] * len(edges)
+    order = sorted(range(len(edges)), key=lambda e: (spans[e][1] - spans[e][0], e))
+    for e in order:
+        x1, y1, x2, y2 = lines[e]
+        first, last = spans[e]
+        half = _label_width(edges[e]) / 2 + 3
+        above = 36.0 if edges[e]["name"] else 21.0
+        crossed = [g for g in range(last - 1, first - 1, -1) if 0 <= g < len(gaps)]
+        if len(crossed) > 1:
+            crossed = [crossed[0], crossed[-1], *crossed[1:-1]]
+        best: tuple[float, int, float, float] | None = None
+        for g in crossed or [-1]:
+            left, right = gaps[g] if g >= 0 else (x1, x2)
+            for k, spot in enumerate(LABEL_SPOTS):
+                lx = left + (right - left) * spot
+                lx = min(max(lx, min(x1, x2) + 4), max(x1, x2) - 4) if x1 != x2 else x1
+                ly = y1 + (lx - x1) / (x2 - x1) * (y2 - y1) if x2 != x1 else (y1 + y2) / 2
+                box = (lx - half, ly - above, lx + half, ly + 21)
+                overlap = sum(_overlap(box, other) for other in taken[g])
+                if best is None or overlap < best[0]:
+                    best = (overlap, g, lx, ly)
+                if overlap == 0:
+                    break
+            if best is not None and best[0] == 0:
+                break
+        assert best is not None
+        _, g, lx, ly = best
+        taken[g].append((lx - half, ly - above, lx + half, ly + 21))
+        spots[e] = (round(lx, 1), round(ly, 1))
+    return spots
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    return width * height if width > 0 and height > 0 else 0.0
 
 
 def _settle(

@@ -10,6 +10,7 @@
   const B = data.backwardSteps;
   const LAST = F + B;
   const PLAY_MS = 1100;
+  const TARGET = formulaName(data.target);
   const steps = data.steps; // F forward records, then B backward records
   const byName = new Map();
   data.vertices.forEach(function (v, i) {
@@ -86,8 +87,11 @@
   function expandable(summary, text) {
     return el("details", {}, el("summary", {}, summary), el("pre", {}, text));
   }
+  function formulaName(name) {
+    return /^[\p{L}\p{Nl}_][\p{L}\p{N}\p{Mn}\p{Mc}\p{Pc}]*$/u.test(name) ? name : "(" + name + ")";
+  }
   function nameSpan(name, cls) {
-    return el("span", { class: "name" + (cls ? " " + cls : "") }, name);
+    return el("span", { class: "name" + (cls ? " " + cls : "") }, formulaName(name));
   }
   function call(op, args, attrs) {
     const out = [op + "("];
@@ -139,7 +143,7 @@
       el("h1", {}, data.title),
       el("p", { class: "legend" },
         "Values above each edge; ",
-        el("span", { class: "grad-text" }, "gradients d " + data.target + "/d value"),
+        el("span", { class: "grad-text" }, "gradients d " + TARGET + "/d value"),
         " below it (italic, red). Forward: the active node has a thick outline; backward: a " +
         "dashed one, and the edges it just sent gradients along are dashed.")),
     el("div", { class: "layout" },
@@ -168,35 +172,15 @@
 
   const vertexNodes = [];
   const edgeNodes = [];
-  const vertexBox = data.vertices.map(function (v) { return v; });
-
-  function boundary(v, towards, leaving) {
-    // Where an edge leaves or enters vertex v, heading for the point ``towards``.
-    if (v.kind === "op" && v.w === v.h) {
-      const dx = towards.x - v.x;
-      const dy = towards.y - v.y;
-      const length = Math.hypot(dx, dy) || 1;
-      return { x: v.x + (dx / length) * v.w / 2, y: v.y + (dy / length) * v.h / 2 };
-    }
-    return { x: v.x + (leaving ? v.w / 2 + 2 : -v.w / 2 - 4), y: v.y };
-  }
+  const vertexBox = data.vertices;
 
   data.edges.forEach(function (e, i) {
-    const s = vertexBox[e.source];
-    const t = vertexBox[e.target];
-    const start = boundary(s, t, true);
-    const end = boundary(t, s, false);
-    // Labels sit in the middle of the gap before the target's rank (or of the edge if it is
-    // shorter), on the line.
-    const lx = Math.max(start.x + 4, Math.min(e.labelX, end.x - 4));
-    const f = end.x === start.x ? 0.5 : (lx - start.x) / (end.x - start.x);
-    const ly = start.y + f * (end.y - start.y);
+    const x1 = e.line[0], y1 = e.line[1], x2 = e.line[2], y2 = e.line[3];
+    const lx = e.label[0], ly = e.label[1];
     const value = sv("text", { x: lx, y: ly - 7, "text-anchor": "middle", class: "value" }, e.value);
     const grad = sv("text", { x: lx, y: ly + 17, "text-anchor": "middle", class: "grad" }, e.grad || "");
     const g = sv("g", { class: "edge", "data-edge": i },
-      sv("line", {
-        x1: start.x, y1: start.y, x2: end.x, y2: end.y, "marker-end": "url(#arrow)",
-      }),
+      sv("line", { x1: x1, y1: y1, x2: x2, y2: y2, "marker-end": "url(#arrow)" }),
       e.name ? sv("text", { x: lx, y: ly - 23, "text-anchor": "middle", class: "name" }, e.name) : null,
       value, grad);
     viewport.appendChild(g);
@@ -366,7 +350,7 @@
 
   function forwardCall(record) {
     const v = data.vertices[record.vertex];
-    return call(record.op, record.inputs.map(function (o) { return o.name; }), v.attrs);
+    return call(record.op, record.inputs.map(function (o) { return formulaName(o.name); }), v.attrs);
   }
 
   function renderPanel(record, backward) {
@@ -375,8 +359,8 @@
       append(stepPanel, [
         el("h2", { id: "step-heading" }, "Start"),
         el("p", {}, "The inputs' values are known. " + F + " forward steps compute each node " +
-          "in dependency order; " + B + " backward steps then send d " + data.target +
-          "/d value back along each edge, from d " + data.target + " = 1."),
+          "in dependency order; " + B + " backward steps then send d " + TARGET +
+          "/d value back along each edge, from d " + TARGET + " = 1."),
         el("p", { class: "dim" }, "Press → or Step forward to begin."),
       ]);
     } else if (!backward) {
@@ -414,12 +398,12 @@
     const forward = steps[record.step - 1];
     const v = data.vertices[record.vertex];
     const params = forward.inputs.map(function (o) { return o.param; });
-    const where = forward.inputs.map(function (o) { return o.param + " is " + o.name; }).join(", ");
+    const where = forward.inputs.map(function (o) { return o.param + " is " + formulaName(o.name); }).join(", ");
     append(stepPanel, [
       el("h2", { id: "step-heading" },
         "Backward step (" + record.step + "), " + (cur - F) + " of " + B),
       el("p", { class: "formula" }, nameSpan(record.node, "node"), " = ", ...forwardCall(forward)),
-      el("p", {}, "dout = d " + data.target + "/d " + record.node + " = ",
+      el("p", {}, "dout = d " + TARGET + "/d " + formulaName(record.node) + " = ",
         num(record.dout, "dout", { grad: true, full: v.gradFull })),
     ]);
     if (!record.contributions.length) {
@@ -441,7 +425,8 @@
         el("span", { class: "formula" }, "∂", ...call(record.op, params, v.attrs), "/∂" + c.param +
           " = " + c.derivative));
       if (c.local !== null) {
-        append(local, [", here ∂" + record.node + "/∂" + c.name + " = ", num(c.local, "local-again")]);
+        append(local, [", here ∂" + formulaName(record.node) + "/∂" + formulaName(c.name) + " = ",
+          num(c.local, "local-again")]);
       }
       local.appendChild(document.createTextNode(" (" + where + ")"));
       box.appendChild(local);
@@ -455,7 +440,7 @@
           el("span", { class: "dim" }, " (contribution " + c.contribution + " of " + c.of + ")")]);
         box.appendChild(line);
         if (c.contribution === c.of) {
-          box.appendChild(el("p", {}, "total: d " + data.target + "/d ", nameSpan(c.name), " = ",
+          box.appendChild(el("p", {}, "total: d " + TARGET + "/d ", nameSpan(c.name), " = ",
             num(c.total, "total", { grad: true, full: target.gradFull }),
             el("span", { class: "dim" }, ", the sum over its " + c.of + " uses")));
         }
@@ -474,7 +459,7 @@
           : el("span", { class: "num grad" }, v.grad),
         v.gradFull ? expandable("every element", v.gradFull) : null)]);
     });
-    append(summary, [el("h2", {}, "Gradients of the inputs, d " + data.target + "/d input"), list]);
+    append(summary, [el("h2", {}, "Gradients of the inputs, d " + TARGET + "/d input"), list]);
   }
 
   // --- details of one vertex (hover or focus) ------------------------------------------------
