@@ -224,13 +224,21 @@
     const r = svg.getBoundingClientRect();
     return Math.max(view.w / (r.width || 1), view.h / (r.height || 1));
   }
-  function fit() {
-    // The whole drawing, but never drawn larger than 1.4 times its size.
+  function fit(all) {
+    // The whole drawing, never drawn larger than 1.4 times its size; a drawing that would be
+    // too small to read starts at 0.8 with its inputs in view (0 shows it all).
     const r = svg.getBoundingClientRect();
-    const scale = Math.min(1.4, (r.width || data.width) / data.width, (r.height || data.height) / data.height);
-    const w = (r.width || data.width) / scale;
-    const h = (r.height || data.height) / scale;
-    setView({ x: (data.width - w) / 2, y: (data.height - h) / 2, w: w, h: h });
+    const cw = r.width || data.width;
+    const ch = r.height || data.height;
+    let scale = Math.min(1.4, cw / data.width, ch / data.height);
+    let x0 = null;
+    if (scale < 0.4 && !all) {
+      scale = 0.8;
+      x0 = 0;
+    }
+    const w = cw / scale;
+    const h = ch / scale;
+    setView({ x: x0 === null ? (data.width - w) / 2 : x0, y: (data.height - h) / 2, w: w, h: h });
   }
   function zoom(factor, cx, cy) {
     const w = Math.min(Math.max(view.w * factor, 40), Math.max(data.width, data.height) * 8);
@@ -350,7 +358,7 @@
 
   function forwardCall(record) {
     const v = data.vertices[record.vertex];
-    return call(record.op, record.inputs.map(function (o) { return formulaName(o.name); }), v.attrs);
+    return call(record.op, record.inputs.map(function (o) { return o.constant ? o.name : formulaName(o.name); }), v.attrs);
   }
 
   function renderPanel(record, backward) {
@@ -398,7 +406,7 @@
     const forward = steps[record.step - 1];
     const v = data.vertices[record.vertex];
     const params = forward.inputs.map(function (o) { return o.param; });
-    const where = forward.inputs.map(function (o) { return o.param + " is " + formulaName(o.name); }).join(", ");
+    const where = forward.inputs.map(function (o) { return o.param + " is " + (o.constant ? o.name : formulaName(o.name)); }).join(", ");
     append(stepPanel, [
       el("h2", { id: "step-heading" },
         "Backward step (" + record.step + "), " + (cur - F) + " of " + B),
@@ -547,15 +555,15 @@
     } else if (event.key === "-" || event.key === "_") {
       zoom(1.25);
     } else if (event.key === "0") {
-      fit();
+      fit(true);
     } else {
       handled = false;
     }
     if (handled) event.preventDefault();
   });
 
-  fit();
+  fit(false);
   render();
-  window.addEventListener("resize", fit);
+  window.addEventListener("resize", function () { fit(false); });
   document.body.setAttribute("data-ready", "true");
 })();
