@@ -132,8 +132,8 @@
   const viewport = sv("g", { class: "viewport" });
   svg.appendChild(sv("defs", {},
     sv("marker", {
-      id: "arrow", viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "7",
-      markerHeight: "7", orient: "auto-start-reverse",
+      id: "arrow", viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "9",
+      markerHeight: "9", markerUnits: "userSpaceOnUse", orient: "auto-start-reverse",
     }, sv("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#444" }))));
   svg.appendChild(viewport);
 
