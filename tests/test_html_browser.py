@@ -101,14 +101,20 @@ def errors(driver: Any) -> list[dict[str, Any]]:
     return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
+# Chromium's own pages (a new tab's chrome://resources/...) load through the same log; they are
+# not the page's requests and never leave the machine.
+INTERNAL = ("chrome:", "chrome-untrusted:", "devtools:", "about:")
+
+
 def requests(driver: Any, page: Path) -> list[str]:
-    """Every URL the browser asked for (Chrome's network events), but the page itself."""
+    """Every URL the browser asked for (Chrome's network events) but the page itself and
+    Chromium's internal pages: anything on the network, another file, a data: URL."""
     urls = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message["method"] == "Network.requestWillBeSent":
             urls.append(message["params"]["request"]["url"])
-    return [url for url in urls if url != page.resolve().as_uri()]
+    return [url for url in urls if url != page.resolve().as_uri() and not url.startswith(INTERNAL)]
 
 
 def step(driver: Any) -> int:

@@ -460,7 +460,7 @@ def place_labels(
         best: tuple[float, int, float, float] | None = None
         for g in crossed or [-1]:
             left, right = gaps[g] if g >= 0 else (x1, x2)
-            for k, spot in enumerate(LABEL_SPOTS):
+            for spot in LABEL_SPOTS:
                 lx = left + (right - left) * spot
                 lx = min(max(lx, min(x1, x2) + 4), max(x1, x2) - 4) if x1 != x2 else x1
                 ly = y1 + (lx - x1) / (x2 - x1) * (y2 - y1) if x2 != x1 else (y1 + y2) / 2
