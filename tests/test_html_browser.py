@@ -101,20 +101,21 @@ def errors(driver: Any) -> list[dict[str, Any]]:
     return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
-# Chromium's own pages (a new tab's chrome://resources/...) load through the same log; they are
-# not the page's requests and never leave the machine.
-INTERNAL = ("chrome:", "chrome-untrusted:", "devtools:", "about:")
-
-
 def requests(driver: Any, page: Path) -> list[str]:
-    """Every URL the browser asked for (Chrome's network events) but the page itself and
-    Chromium's internal pages: anything on the network, another file, a data: URL."""
+    """Every URL the page asked for (Chrome's network events whose document is the page), but
+    the page itself. Chromium's own pages (a new tab's chrome://resources/...) log requests
+    too; they are not the page's."""
+    uri = page.resolve().as_uri()
     urls = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return [url for url in urls if url != page.resolve().as_uri() and not url.startswith(INTERNAL)]
+            params = message["params"]
+            if params.get("documentURL") == uri or params["request"]["url"].startswith(
+                ("http:", "https:", "ws:", "wss:", "ftp:")
+            ):
+                urls.append(params["request"]["url"])
+    return [url for url in urls if url != uri]
 
 
 def step(driver: Any) -> int:
