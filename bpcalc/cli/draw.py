@@ -8,7 +8,7 @@ from bpcalc.cli.commands import command
 from bpcalc.cli.options import GraphOptions, digits_option, format_option, graph_options
 from bpcalc.errors import UsageProblem
 
-FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
+FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf", "html")
 
 
 @command("draw")
@@ -16,7 +16,8 @@ FORMATS = ("auto", "text", "dot", "mermaid", "svg", "png", "pdf")
 @format_option(
     FORMATS,
     "Output format; auto is text on a terminal, dot in a pipe. svg, png and pdf need "
-    "Graphviz; png and pdf are never written to a terminal.",
+    "Graphviz; png and pdf are never written to a terminal. html is one self-contained page "
+    "that steps through the forward and backward pass.",
 )
 @digits_option(
     "Significant digits on the edges and inputs [4; the legend says so].",
@@ -43,6 +44,7 @@ def draw(source: GraphOptions, fmt: str, digits: int | None, dpi: int | None) ->
         bpcalc draw apple_orange -o png --dpi 300 > apple_orange.png
         bpcalc draw apple_orange | dot -Tpng > apple_orange.png
         bpcalc draw apple_orange -o mermaid       # paste into Markdown
+        bpcalc draw apple_orange -o html > ao.html  # step through it in a browser
     """
     from bpcalc.analysis.drawing import build_drawing
     from bpcalc.analysis.trace import build_trace
@@ -57,5 +59,12 @@ def draw(source: GraphOptions, fmt: str, digits: int | None, dpi: int | None) ->
         raise UsageProblem(f"--dpi applies to -o png only, not -o {fmt}")
     check_image_output(fmt, terminal=terminal)
     graph, evaluation = source.evaluate(trace=True)
-    drawing = build_drawing(graph, evaluation, build_trace(graph, evaluation))
+    trace = build_trace(graph, evaluation)
+    drawing = build_drawing(graph, evaluation, trace)
+    if fmt == "html":
+        from bpcalc.output.formats import write
+        from bpcalc.output.html_page import page
+
+        write(page(drawing, trace, evaluation, digits))
+        return
     write_drawing(drawing, fmt=fmt, digits=digits, terminal=terminal, dpi=dpi)
