@@ -10,11 +10,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bpcalc.analysis.blanks import is_blank
 from bpcalc.analysis.drawing import Drawing, Edge, Vertex
 from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem, printable
 from bpcalc.ops.table import OPS
 from bpcalc.output.numbers import TABLE_DIGITS, TENSOR_DIGITS, number
-from bpcalc.output.trace_text import INLINE_ELEMENTS, Line, cell_width, tensor_text
+from bpcalc.output.trace_text import BLANK_TEXT, INLINE_ELEMENTS, Line, cell_width, tensor_text
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
 BINARY_FORMATS = ("png", "pdf")
@@ -39,6 +40,8 @@ class DrawError(BpcalcError):
 
 def edge_text(value: Any, digits: int | None) -> str:
     """A value short enough for an edge: a number, a small tensor, or shape and range."""
+    if is_blank(value):  # a worksheet's left-out answer (--blank)
+        return BLANK_TEXT
     if isinstance(value, float | int):
         return number(value, digits or TABLE_DIGITS)
     shown = digits or TENSOR_DIGITS

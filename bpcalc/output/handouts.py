@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from bpcalc.analysis.blanks import has_blanks, is_blank
 from bpcalc.errors import printable
 from bpcalc.ops.table import OPS
-from bpcalc.output.tikz_drawing import BLANK_BOX, latex_text
+from bpcalc.output.tikz_drawing import BLANK_BOX, BLANK_MACRO, latex_text
 from bpcalc.output.trace_text import BLANK_TEXT, Numbers
 
 if TYPE_CHECKING:
@@ -150,6 +150,7 @@ def trace_latex(trace: Trace, numbers: Numbers) -> str:
         r"\documentclass{article}",
         r"\usepackage[T1]{fontenc}",
         r"\usepackage{amssymb}",
+        BLANK_MACRO,
         r"\begin{document}",
         r"\small",
         rf"\section*{{{latex_cell(title)}}}",

@@ -51,18 +51,21 @@ LATEX_SPECIALS = {
     "@": "@",
 }
 
-BLANK_BOX = r"\fbox{\rule{0pt}{1.6ex}\hspace{" + str(BLANK_WIDTH / 2) + "em}}"
+BLANK_BOX = r"\bpblank{}"
+BLANK_MACRO = (
+    r"\providecommand{\bpblank}{\fbox{\rule{0pt}{1.6ex}\hspace{" + str(BLANK_WIDTH / 2) + "em}}}"
+)
 
-STYLES = r"""  op/.style={circle, draw, thick, minimum size=2*\bpr, inner sep=1pt, fill=white},
-  wideop/.style={rounded corners=\bpr, draw, thick, minimum height=2*\bpr, fill=white},
-  input/.style={inner sep=2pt},
-  result/.style={inner sep=2pt, font=\bfseries},
-  constant/.style={inner sep=2pt, text=black!70},
-  edge/.style={->, >=stealth, semithick},
-  value/.style={font=\small, inner sep=1.5pt},
-  name/.style={font=\scriptsize, text=black!65, inner sep=1.5pt},
-  grad/.style={font=\small\itshape, text=red!75!black, inner sep=1.5pt},
-  total/.style={font=\small\itshape\bfseries, text=red!75!black, inner sep=1.5pt},"""
+STYLES = r"""  bpop/.style={circle, draw, thick, minimum size=2*\bpr, inner sep=1pt, fill=white},
+  bpwideop/.style={rounded corners=\bpr, draw, thick, minimum height=2*\bpr, fill=white},
+  bpinput/.style={inner sep=2pt},
+  bpresult/.style={inner sep=2pt, font=\sffamily\bfseries},
+  bpconstant/.style={inner sep=2pt, text=black!70},
+  bpedge/.style={->, >=stealth, semithick},
+  bpvalue/.style={font=\sffamily\small, inner sep=1.5pt},
+  bpname/.style={font=\sffamily\scriptsize, text=black!65, inner sep=1.5pt},
+  bpgrad/.style={font=\sffamily\small\itshape, text=red!75!black, inner sep=1.5pt},
+  bptotal/.style={font=\sffamily\small\itshape\bfseries, text=red!75!black, inner sep=1.5pt},"""
 
 
 def latex_text(text: str) -> str:
@@ -91,6 +94,7 @@ def to_tikz(
         f"% {latex_text(drawing.title)}",
         f"% values above each edge, gradients d {target}/d value below (red, italic, "
         r"$\blacktriangleleft$)",
+        BLANK_MACRO + "  % an empty box: a worksheet's left-out answer",
         r"\begin{tikzpicture}[x=0.75pt, y=-0.75pt, font=\sffamily,",
         STYLES,
         "]",
@@ -104,12 +108,12 @@ def to_tikz(
         if vertex.kind == "op" and place.width > 2 * NODE_RADIUS + 0.5:
             style = "wideop"
         at = f"({_n(place.x)},{_n(place.y)})"
-        lines.append(rf"\node[{style}] ({names[vertex_id]}) at {at} {{{text}}};")
+        lines.append(rf"\node[bp{style}] ({names[vertex_id]}) at {at} {{{text}}};")
         if vertex_id in fanned:
             total = fanned[vertex_id]
             shown = BLANK_BOX if is_blank(total) else latex_text(edge_text(total, digits))
             lines.append(
-                rf"\node[total, below=1pt of {names[vertex_id]}] "
+                rf"\node[bptotal, anchor=north] at ({names[vertex_id]}.south) "
                 rf"{{\ensuremath{{\Sigma}}\,{shown}}};"
             )
     for i, (edge, label) in enumerate(zip(drawing.edges, labels, strict=True)):
@@ -121,7 +125,7 @@ def to_tikz(
             angle = round((route.parallel - (route.parallels - 1) / 2) * 40)
             bend = f" to[bend right={angle}]" if not via else ""
         joint = bend or " --"
-        lines.append(rf"\draw[edge] ({source}){via}{joint} ({target_id});")
+        lines.append(rf"\draw[bpedge] ({source}){via}{joint} ({target_id});")
         lines += _labels(label, route.label_x, route.label_y, route.slope, route, bend)
     lines.append(r"\end{tikzpicture}")
     picture = "\n".join(lines) + "\n"
@@ -131,7 +135,6 @@ def to_tikz(
         r"\documentclass[tikz, border=6pt]{standalone}" + "\n"
         r"\usepackage[T1]{fontenc}" + "\n"
         r"\usepackage{amssymb}" + "\n"
-        r"\usetikzlibrary{positioning}" + "\n"
         r"\begin{document}" + "\n" + picture + r"\end{document}" + "\n"
     )
 
@@ -149,14 +152,14 @@ def _labels(label: EdgeLabel, x: float, y: float, slope: float, route: Any, bend
     if label.name is not None:
         above.append(("name", latex_text(label.name)))
     above.append(("value", BLANK_BOX if label.value is None else latex_text(label.value)))
-    text = r"\\".join(
+    text = r"\\{}".join(  # {} so that a value starting with [ is no \\[length]
         rf"{{\scriptsize\color{{black!65}}{t}}}" if role == "name" else t for role, t in above
     )
-    out = [rf"\node[value, anchor={up}, align=center] at ({_n(x)},{_n(y - 2)}) {{{text}}};"]
+    out = [rf"\node[bpvalue, anchor={up}, align=center] at ({_n(x)},{_n(y - 2)}) {{{text}}};"]
     if label.has_grad:
         grad = BLANK_BOX if label.grad is None else latex_text(label.grad)
         out.append(
-            rf"\node[grad, anchor={down}] at ({_n(x)},{_n(y + 2)}) "
+            rf"\node[bpgrad, anchor={down}] at ({_n(x)},{_n(y + 2)}) "
             rf"{{\ensuremath{{\blacktriangleleft}}{grad}}};"
         )
     return out
