@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bpcalc.analysis.blanks import has_blanks, is_blank
+from bpcalc.analysis.blanks import has_blanks
 from bpcalc.errors import printable
 from bpcalc.ops.table import OPS
 from bpcalc.output.tikz_drawing import BLANK_BOX, BLANK_MACRO, latex_text

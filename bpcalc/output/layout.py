@@ -12,6 +12,7 @@ the SVG and TikZ writers share them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -115,7 +116,7 @@ def layout(
     up: dict[int, list[Place]] = {}  # neighbours one rank to the left, by id(place)
     down: dict[int, list[Place]] = {}
     for chain in chains:
-        for left, right in zip(chain, chain[1:], strict=False):
+        for left, right in itertools.pairwise(chain):
             down.setdefault(id(left), []).append(right)
             up.setdefault(id(right), []).append(left)
     ranks = _order(ranks, up, down)
@@ -168,13 +169,13 @@ def layout(
     all_places = [p for rank_places in ranks for p in rank_places]
     if all_places:
         low = min(p.y - p.height / 2 for p in all_places) - row / 2
-        left = min(p.x - p.width / 2 for p in all_places) - MARGIN
+        start = min(p.x - p.width / 2 for p in all_places) - MARGIN
         for p in all_places:
             p.y -= low
-            p.x -= left
+            p.x -= start
         for route in routes:
-            route.points = [(px - left, py - low) for px, py in route.points]
-            route.label_x -= left
+            route.points = [(px - start, py - low) for px, py in route.points]
+            route.label_x -= start
             route.label_y -= low
         width = max(p.x + p.width / 2 for p in all_places) + MARGIN
         height = max(p.y + p.height / 2 for p in all_places) + row / 2

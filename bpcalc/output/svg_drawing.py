@@ -198,7 +198,7 @@ def _edge(drawing: Drawing, shape: Layout, i: int, edge: Edge, label: EdgeLabel)
         f'<path d="{path}" fill="none" stroke="#333" stroke-width="1.2" marker-end="url(#arrow)"/>',
     ]
     x, y = route.label_x, route.label_y + offset
-    above = [] if label.name is None else [(label.name, "name")]
+    above: list[tuple[str | None, str]] = [] if label.name is None else [(label.name, "name")]
     above.append((label.value, "value"))
     # On a slanted edge the text goes beside the line, on its upper and lower sides.
     up, down = sides(route.slope)

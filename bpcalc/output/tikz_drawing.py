@@ -104,7 +104,7 @@ def to_tikz(
     for vertex_id, vertex in drawing.vertices.items():
         place = shape.places[vertex_id]
         text = latex_text(svg_vertex_text(drawing, vertex_id))
-        style = vertex.kind
+        style: str = vertex.kind
         if vertex.kind == "op" and place.width > 2 * NODE_RADIUS + 0.5:
             style = "wideop"
         at = f"({_n(place.x)},{_n(place.y)})"
