@@ -175,6 +175,13 @@ class TestHumanOutputsAreEscaped:
 
     @needs_graphviz
     def test_a_drawn_svg_is_well_formed_xml(self, invoke: Invoke, hostile: Path) -> None:
+        result = invoke("draw", str(hostile), "-o", "svg", "--engine", "graphviz")
+        assert result.exit_code == 0, result.stderr
+        root = ET.fromstring(result.stdout)
+        texts = [element.text or "" for element in root.iter(f"{SVG}text")]
+        assert f"{printable(HOSTILE_NAME)} — {printable(HOSTILE_DESCRIPTION)}" in texts
+
+    def test_the_builtin_svg_is_well_formed_xml(self, invoke: Invoke, hostile: Path) -> None:
         result = invoke("draw", str(hostile), "-o", "svg")
         assert result.exit_code == 0, result.stderr
         root = ET.fromstring(result.stdout)

@@ -169,7 +169,7 @@ class TestImages:
     @needs_dot
     def test_svg_is_an_svg_document_with_the_values(self, invoke: Invoke) -> None:
         """-o svg parses as XML with an <svg> root holding the names, values and gradients."""
-        result = invoke("draw", "apple_orange", "-o", "svg")
+        result = invoke("draw", "apple_orange", "-o", "svg", "--engine", "graphviz")
         assert result.exit_code == 0
         root = svg_root(result.stdout_bytes)
         texts = svg_texts(root, "text")
@@ -206,7 +206,7 @@ class TestImages:
     ) -> None:
         """With no dot on PATH: exit 1, install instructions, the text formats offered."""
         monkeypatch.setenv("PATH", str(tmp_path))
-        result = invoke("draw", "apple_orange", "-o", "svg")
+        result = invoke("draw", "apple_orange", "-o", "svg", "--engine", "graphviz")
         assert result.exit_code == 1
         assert result.stdout == ""
         assert "Graphviz" in result.stderr
@@ -240,7 +240,7 @@ class TestImages:
         """A dot whose interpreter is missing gives exit 1 and a message, not a traceback."""
         fake_dot(tmp_path, "", shell=str(tmp_path / "no-such-shell"))
         monkeypatch.setenv("PATH", str(tmp_path))
-        result = invoke("draw", "apple", "-o", "svg")
+        result = invoke("draw", "apple", "-o", "svg", "--engine", "graphviz")
         assert result.exit_code == 1
         assert "could not run Graphviz's dot" in result.stderr
         assert "Traceback" not in result.stderr
@@ -248,7 +248,7 @@ class TestImages:
     @needs_dot
     def test_odd_names_survive_into_the_svg(self, invoke: Invoke, write_graph: WriteGraph) -> None:
         """Spaces, @, *, parentheses, Hangul and a quoted description come out as written."""
-        result = invoke("draw", str(write_graph(ODD_NAMES)), "-o", "svg")
+        result = invoke("draw", str(write_graph(ODD_NAMES)), "-o", "svg", "--engine", "graphviz")
         assert result.exit_code == 0, result.stderr
         root = svg_root(result.stdout_bytes)
         titles = svg_texts(root, "title")

@@ -472,7 +472,7 @@ class TestHelp:
         """`trace --help` shows an Example block and every output format."""
         text = invoke("trace", "--help").stdout
         assert "Example:" in text
-        assert "[auto|rich|text|json]" in text
+        assert "[auto|rich|text|json|markdown|latex]" in text
 
     def test_the_group_lists_trace(self, invoke: Invoke) -> None:
         """`bpcalc --help` lists the lazily loaded trace command."""

@@ -12,22 +12,33 @@ from bpcalc.cli.options import (
     format_option,
     graph_options,
 )
+from bpcalc.cli.worksheet import BlankOptions, blank_options
 
 
 @command("trace")
 @graph_options
 @exact_option
 @format_option(
-    ["auto", "rich", "text", "json"],
-    "Output format; auto is rich (coloured, rounded) on a terminal, plain text in a pipe.",
+    ["auto", "rich", "text", "json", "markdown", "latex"],
+    "Output format; auto is rich (coloured, rounded) on a terminal, plain text in a pipe; "
+    "markdown and latex are tables for handouts.",
 )
 @click.option(
     "--full", is_flag=True, help="Show tensors element by element instead of shape and summary."
 )
+@blank_options
 @digits_option(
-    "Significant digits to show (default: all digits in text and JSON, 12 in rich).",
+    "Significant digits to show (default: all digits in text and JSON, 12 in rich, markdown "
+    "and latex).",
 )
-def trace(source: GraphOptions, exact: bool, fmt: str, full: bool, digits: int | None) -> None:
+def trace(
+    source: GraphOptions,
+    exact: bool,
+    fmt: str,
+    full: bool,
+    blank: BlankOptions,
+    digits: int | None,
+) -> None:
     """Show the forward pass in order, then the backward pass in reverse, step by step.
 
     Steps are numbered like the book's (1)...(4): each backward step shows the upstream
@@ -40,9 +51,12 @@ def trace(source: GraphOptions, exact: bool, fmt: str, full: bool, digits: int |
         bpcalc trace apple_orange
         bpcalc trace two_layer_net --full | less
         bpcalc trace apple_orange -o json
+        bpcalc trace apple_orange -o markdown --blank grads > exercise.md
     """
+    from bpcalc.analysis.blanks import blank_trace
     from bpcalc.analysis.trace import build_trace
     from bpcalc.output.trace_text import print_trace
 
     graph, evaluation = source.evaluate(trace=True, exact=exact)
-    print_trace(build_trace(graph, evaluation), fmt=fmt, digits=digits, full=full)
+    story = blank_trace(build_trace(graph, evaluation), blank.choose(graph))
+    print_trace(story, fmt=fmt, digits=digits, full=full)

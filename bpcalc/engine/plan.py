@@ -162,7 +162,9 @@ class _Plan:
         some_grads = [g for g in grads if g is not None] if no_grad else grads
         if not (_surely_finite(values) and _surely_finite(some_grads)):
             warnings = _non_finite(graph, names, values, grad_map)
-        return Evaluation(graph.name, target, value_map, grad_map, warnings, contributions)
+        return Evaluation(
+            graph.name, target, value_map, grad_map, warnings, contributions, source=graph
+        )
 
     def forward(self, graph: Graph, inputs: list[Any] | None = None) -> tuple[list[Any], list[Any]]:
         """Every slot's value; each node's layer keeps what its backward needs. ``inputs``

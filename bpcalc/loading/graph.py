@@ -78,6 +78,17 @@ class Graph:
         node = self.node_by_name[name]
         return source.diagnostic(message, node.path, offset=node.column)
 
+    # Jupyter's display hooks: the graph's figure without numbers (evaluate it to see them).
+    def _repr_html_(self) -> str:
+        from bpcalc.output.notebook import graph_html
+
+        return graph_html(self)
+
+    def _repr_svg_(self) -> str:
+        from bpcalc.output.notebook import graph_svg
+
+        return graph_svg(self)
+
     @cached_property
     def node_by_name(self) -> dict[str, NodeDef]:
         return {node.name: node for node in self.nodes}

@@ -10,11 +10,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bpcalc.analysis.blanks import is_blank
 from bpcalc.analysis.drawing import Drawing, Edge, Vertex
 from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem, printable
 from bpcalc.ops.table import OPS
 from bpcalc.output.numbers import number
-from bpcalc.output.trace_text import INLINE_ELEMENTS, Line, cell_width, shown_name, tensor_text
+from bpcalc.output.trace_text import (
+    BLANK_TEXT,
+    INLINE_ELEMENTS,
+    Line,
+    cell_width,
+    shown_name,
+    tensor_text,
+)
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
 BINARY_FORMATS = ("png", "pdf")
@@ -48,7 +56,10 @@ class DrawError(BpcalcError):
 
 def edge_text(value: Any, digits: int | None) -> str:
     """A value short enough for an edge: a number, a small tensor, or shape and range; to
-    ``digits`` significant digits, DRAWING_DIGITS when None."""
+    ``digits`` significant digits, DRAWING_DIGITS when None. A worksheet's left-out answer
+    (--blank) is a blank."""
+    if is_blank(value):
+        return BLANK_TEXT
     shown = digits or DRAWING_DIGITS
     if isinstance(value, float | int):
         return number(value, shown)

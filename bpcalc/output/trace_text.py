@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from bpcalc.analysis.blanks import has_blanks, is_blank
 from bpcalc.errors import printable
 from bpcalc.ops.spec import EMPTY, Attrs
 from bpcalc.output.numbers import (
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from bpcalc.analysis.trace import BackwardStep, ForwardStep, LocalFormula, Term, Trace
 
 INLINE_ELEMENTS = 6  # tensors up to this size are shown in full even without --full
+BLANK_TEXT = "____"  # a worksheet's left-out answer (--blank)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Numbers:
         """A scalar, a small or ``--full`` tensor in numpy's layout, or a tensor's summary."""
         if value is None:
             return "—"
+        if is_blank(value):
+            return BLANK_TEXT
         if isinstance(value, float | int | Fraction):
             return self.number(value, self.scalar)
         if value.dtype.kind == "O":  # exact Fractions (--exact): always in full
@@ -100,7 +104,9 @@ def _stats(value: Any) -> tuple[float, float, float]:
 
 def json_summary(value: Any, digits: int | None, full: bool) -> Any:
     """A scalar as a number; a tensor as nested lists with ``full``, else shape and statistics."""
-    if value is None or isinstance(value, float | int | Fraction) or full:
+    if value is None or is_blank(value):
+        return None
+    if isinstance(value, float | int | Fraction) or full:
         return json_value(value, digits)
     if value.dtype.kind == "O":  # exact Fractions (--exact)
         return json_value(value, digits)
@@ -185,7 +191,8 @@ def trace_lines(trace: Trace, numbers: Numbers) -> list[Line]:
         lines += _forward_lines(step, numbers)
     lines.append([])
     target = shown_name(trace.target)
-    heading = f"Backward, in reverse order, from d {target} = 1 (d name means d {target}/d name)"
+    seed = " (fill in the blanks)" if has_blanks(trace) else " = 1"
+    heading = f"Backward, in reverse order, from d {target}{seed} (d name means d {target}/d name)"
     lines.append([(heading, "bold underline")])
     if not trace.backward:
         why = "it is an input" if trace.target in trace.input_grads else "no input needs a gradient"
@@ -395,6 +402,11 @@ def print_trace(story: Trace, *, fmt: str, digits: int | None, full: bool) -> No
     fmt = resolve(fmt, plain="text")
     if fmt == "json":
         write_json(trace_records(story, digits=digits, full=full))
+    elif fmt in ("markdown", "latex"):
+        from bpcalc.output.handouts import trace_latex, trace_markdown
+
+        numbers = Numbers.for_people(digits, full)
+        write((trace_markdown if fmt == "markdown" else trace_latex)(story, numbers))
     elif fmt == "text":
         write(plain(trace_lines(story, Numbers.for_text(digits, full))))
     else:
