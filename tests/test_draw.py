@@ -459,7 +459,7 @@ class TestTeachingFigures:
     def test_the_svg_shows_the_total_under_the_input(
         self, invoke: Invoke, write_graph: WriteGraph
     ) -> None:
-        result = invoke("draw", str(write_graph(REUSED)), "-o", "svg")
+        result = invoke("draw", str(write_graph(REUSED)), "-o", "svg", "--engine", "graphviz")
         assert result.exit_code == 0, result.stderr
         texts = svg_texts(svg_root(result.stdout_bytes), "text")
         assert "∂q/∂a = 2 + 2 + 3 = 7" in texts
@@ -541,7 +541,7 @@ class TestTeachingFigures:
     ) -> None:
         monkeypatch.setattr("bpcalc.output.drawings.FC_LIST", fake_fc_list(tmp_path, ""))
         path = write_graph("inputs:\n  사과: 100\n  개수: 2\nnodes:\n  가격: 사과 * 개수\n")
-        result = invoke("draw", str(path), "-o", "svg")
+        result = invoke("draw", str(path), "-o", "svg", "--engine", "graphviz")
         assert result.exit_code == 0
         assert re.match(r"warning: the drawing has Korean \(.\) text but no font", result.stderr)
         assert "fc-list :lang=ko lists none" in result.stderr
@@ -557,9 +557,9 @@ class TestTeachingFigures:
     ) -> None:
         path = write_graph("inputs:\n  사과: 100\nnodes:\n  가격: 2 * 사과\n")
         monkeypatch.setattr("bpcalc.output.drawings.FC_LIST", fake_fc_list(tmp_path, "NanumGothic"))
-        assert invoke("draw", str(path), "-o", "svg").stderr == ""
+        assert invoke("draw", str(path), "-o", "svg", "--engine", "graphviz").stderr == ""
         monkeypatch.setattr("bpcalc.output.drawings.FC_LIST", str(tmp_path / "no-such-fc-list"))
-        assert invoke("draw", str(path), "-o", "svg").stderr == ""
+        assert invoke("draw", str(path), "-o", "svg", "--engine", "graphviz").stderr == ""
 
     def test_latin_names_get_no_font_warning(
         self, invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -85,6 +85,8 @@ def human_text(kind: str, fmt: str, data: str) -> str:
         return dot_text(data)
     if fmt == "mermaid":
         return mermaid_text(data)
+    # "(used 2 times)" after an input's total counts its edges: no answer.
+    data = re.sub(r"\(used \d+ times\)", "", data)
     if kind == "trace":  # step numbers, "(contribution 1 of 2)", the preamble, the op's
         # derivative formula (∂add(x, y)/∂x = 1) are not answers
         data = data.split(r"\begin{document}")[-1]

@@ -72,7 +72,8 @@ def choose_blanks(
 
 
 def blank_drawing(drawing: Drawing, blanks: Blanks) -> Drawing:
-    """A copy with the chosen edge values and gradients replaced by ``BLANK``."""
+    """A copy with the chosen edge values and gradients (and inputs' totals) replaced by
+    ``BLANK``."""
     if not blanks:
         return drawing
     edges = []
@@ -82,7 +83,13 @@ def blank_drawing(drawing: Drawing, blanks: Blanks) -> Drawing:
         value = BLANK if kind == "op" and name in blanks.values else edge.value
         grad = BLANK if edge.grad is not None and name in blanks.grads else edge.grad
         edges.append(replace(edge, value=value, grad=grad))
-    return replace(drawing, edges=edges)
+    vertices = {
+        key: replace(vertex, total=BLANK)
+        if vertex.total is not None and vertex.name in blanks.grads
+        else vertex
+        for key, vertex in drawing.vertices.items()
+    }
+    return replace(drawing, edges=edges, vertices=vertices)
 
 
 def blank_grads(grads: dict[str, Any], blanks: Blanks) -> dict[str, Any]:

@@ -96,7 +96,9 @@ def total_parts(drawing: Drawing, vertex: Vertex, digits: int | None) -> tuple[s
     head = f"∂{shown_name(drawing.target)}/∂{shown_name(vertex.name)}"
     total = edge_text(vertex.total, digits)
     parts = [edge_text(edge.grad, digits) for edge in edges if edge.grad is not None]
-    if 1 < len(parts) <= MAX_SUMMED and isinstance(vertex.total, float | int):
+    if 1 < len(parts) <= MAX_SUMMED and (
+        is_blank(vertex.total) or isinstance(vertex.total, float | int)
+    ):
         summed = " + ".join(f"({p})" if p.startswith("-") and i else p for i, p in enumerate(parts))
         return head, f"{summed} = {total}"
     return head, total
