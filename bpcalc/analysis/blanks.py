@@ -123,7 +123,11 @@ def blank_trace(trace: Trace, blanks: Blanks) -> Trace:
                     total=BLANK,
                     previous=None if term.previous is None else BLANK,
                 )
-            terms.append(replace(term, local=None if term.local is None else BLANK))
+            # The local derivative is left out too, with the numbers it would plug in (they
+            # are values, and with them the gradient would follow): its names stay.
+            formula = replace(term.formula, arithmetic=False)
+            local = None if term.local is None else BLANK
+            terms.append(replace(term, local=local, formula=formula))
         dout = BLANK if step.node in blanks.grads else step.dout
         backward.append(replace(step, dout=dout, terms=tuple(terms)))
     return replace(
