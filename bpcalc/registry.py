@@ -131,8 +131,8 @@ _SPECS = (
         ("x", "t"),
         "mean cross-entropy of softmax(x) against labels t",
         ("(softmax(x) - t) / N", "-log_softmax(x) / N"),
-        "t: one-hot (or probability) rows, or class indices; a 1-D x is a batch of one; "
-        "matches torch.nn.functional.cross_entropy",
+        "t: one-hot (or probability) rows, or class indices; a 1-D x is a batch of one "
+        "(its index t: 2 or t: [2]); matches torch.nn.functional.cross_entropy",
     ),
 )
 
