@@ -132,9 +132,11 @@ class TestRefusals:
         assert result.exit_code == 1
         assert "--exact: input 'x': a 'random:' input has no exact decimal text" in result.stderr
 
-    def test_a_node_exponent_is_refused(self, invoke: Invoke, write_graph: WriteGraph) -> None:
-        """x ** y with y a node (or a fraction) is not exact."""
-        path = write_graph("inputs: {x: 2, y: 0.5}\nnodes:\n  p: x ** y\n")
+    def test_a_fractional_exponent_is_refused(
+        self, invoke: Invoke, write_graph: WriteGraph
+    ) -> None:
+        """x ** y with y a fraction is not exact (an input or node exponent: test_defects_exact)."""
+        path = write_graph("inputs: {x: 2, y: {value: 0.5, grad: false}}\nnodes:\n  p: x ** y\n")
         result = invoke("run", str(path), "--exact")
         assert result.exit_code == 1
         assert "pow is exact only with a whole-number exponent" in result.stderr

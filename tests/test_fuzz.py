@@ -4,8 +4,8 @@ agree with central differences.
 
 Budget per CI run (the sum of the max_examples below): text 100 + bytes 100 + grad 100
 + lookalikes 40 + comments 60 + control characters 60 + mutations 100 + duplicates 30
-+ cycles 30 + 17 ops x 12 gradients + 100 result sizes + carriage returns 3 x 40 = 1,044
-examples, a few seconds on one core.
++ cycles 30 + 12 gradients per op + 100 result sizes + carriage returns 3 x 40 + huge
+exponents 15 (in processes): some seconds on one core.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -931,3 +932,58 @@ class TestCarriageReturns:
         assert "Traceback" not in result.stderr
         for line in result.stderr.splitlines():
             assert re.match(rf"{re.escape(str(path))}:\d+: \S", line), line
+
+
+# --- huge exponents in number literals (issue 9, item 10) -------------------------------------
+
+exponents = st.one_of(
+    st.integers(-400, 400),
+    st.integers(-(10**12), 10**12),
+    st.sampled_from([-999_999_999, -9_999_999, -30_103, -30_000, 999_999_999, 10**40]),
+)
+
+
+@st.composite
+def huge_literals(draw: st.DrawFn) -> str:
+    """A number with an exponent anywhere from ordinary to absurd, maybe with many digits."""
+    mantissa = draw(st.sampled_from(["1", "-2.5", "0", "9" * 50, "1_0", ".5", "1" + "0" * 400]))
+    marker = draw(st.sampled_from(["e", "E"]))
+    return f"{mantissa}{marker}{draw(exponents)}"
+
+
+@st.composite
+def huge_exponent_graphs(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A graph holding such literals as an input, a list item, in an expression and in the
+    explicit form, and maybe one in --set."""
+    a, b, c, d = (draw(huge_literals()) for _ in range(4))
+    text = (
+        f"inputs:\n  x: {a}\n  v: [1, {b}]\n"
+        f"nodes:\n  y: x * {c} + sum(v)\n  z: {{op: mul, in: [y, '{d}']}}\noutput: z\n"
+    )
+    extra = ["--set", f"x={draw(huge_literals())}"] if draw(st.booleans()) else []
+    return text, extra + (["--exact"] if draw(st.booleans()) else [])
+
+
+class TestHugeExponents:
+    @fuzz(15)
+    @given(case=huge_exponent_graphs())
+    def test_huge_exponents_get_an_answer_quickly(
+        self, folder: Path, case: tuple[str, list[str]]
+    ) -> None:
+        """With or without --exact: a result or a located message, quickly and never a
+        traceback. In a process with a time and memory bound: Fraction('1e-999999999') built
+        10**999999999, in one C call that nothing in-process can interrupt."""
+        from tests.test_hostile import PEAK_MB, SECONDS, spawn
+
+        text, args = case
+        path = folder / "huge.yaml"
+        path.write_text(text, encoding="utf-8")
+        outcome = spawn("run", path.name, *args, cwd=folder)
+        assert outcome.seconds < SECONDS and outcome.peak_mb < PEAK_MB
+        if outcome.code == 2:  # a bad --set value: a usage error, unlocated
+            assert outcome.stderr.startswith("Error: --set x=") and outcome.stdout == ""
+        else:
+            answer = SimpleNamespace(
+                exit_code=outcome.code, stdout=outcome.stdout, stderr=outcome.stderr
+            )
+            assert_answered(answer, path.name)  # type: ignore[arg-type]

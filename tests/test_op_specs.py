@@ -40,6 +40,8 @@ GRAPHS = {
     "reshape": "inputs: {a: 2}\nnodes:\n  y: {op: reshape, in: [a], shape: [1, 1]}\n",
     "flatten": "inputs: {a: 2}\nnodes:\n  y: flatten(reshape(a, shape=[1, 1]))\n",
     "index": "inputs: {a: 2}\nnodes:\n  y: reshape(a, shape=[1])[0]\n",
+    # --exact takes pow with a number as exponent (d/dn of x ** n is not rational)
+    "pow": "inputs: {a: 2}\nnodes:\n  y: {op: pow, in: [a, 3]}\n",
 }
 
 

@@ -68,12 +68,20 @@ class InputCheck:
 
     @property
     def rel_errors(self) -> Any:
-        """|numeric - backprop| / max(|numeric|, |backprop|), 0 where both are 0."""
+        """|numeric - backprop| / max(|numeric|, |backprop|), 0 where both are 0; NaN where
+        either is NaN or infinite."""
         import numpy as np
 
-        scale = np.maximum(np.abs(self.numeric), np.abs(self.backprop))
+        scale = np.maximum(np.abs(self.numeric), np.abs(self.backprop))  # NaN if either is
         with np.errstate(all="ignore"):
-            return np.where(scale > 0, self.abs_errors / np.where(scale > 0, scale, 1.0), 0.0)
+            return np.where(scale == 0, 0.0, self.abs_errors / np.where(scale == 0, 1.0, scale))
+
+    @property
+    def finite(self) -> Any:
+        """Per element: both gradients finite. A NaN or infinity cannot be checked: it fails."""
+        import numpy as np
+
+        return np.isfinite(self.numeric) & np.isfinite(self.backprop)
 
     @property
     def counted(self) -> Any:
@@ -84,8 +92,9 @@ class InputCheck:
 
     @property
     def passes(self) -> Any:
-        """Per element: within tolerance (NaN never is)."""
-        return (self.abs_errors <= self.tolerance.atol) | (self.rel_errors <= self.tolerance.rtol)
+        """Per element: both gradients finite, and within tolerance."""
+        within = (self.abs_errors <= self.tolerance.atol) | (self.rel_errors <= self.tolerance.rtol)
+        return self.finite & within
 
     @property
     def checked(self) -> int:

@@ -27,6 +27,22 @@ if TYPE_CHECKING:
 PROGRESS_MIN_ELEMENTS = 500
 
 
+class _FloatRange(click.FloatRange):
+    """click's FloatRange, which lets NaN through every bound; also refuses NaN, and with
+    ``finite`` infinity (a step h of inf or NaN makes every central difference NaN)."""
+
+    def __init__(self, *args: Any, finite: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.finite = finite
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number or (self.finite and number in (float("inf"), float("-inf"))):
+            kind = "finite number" if self.finite else "number"
+            self.fail(f"{value!r} is not a {kind}", param, ctx)
+        return number
+
+
 def stderr_is_terminal() -> bool:
     """Whether stderr is a terminal: only then is a progress bar drawn (tests fake it)."""
     return sys.stderr.isatty()
@@ -45,7 +61,7 @@ def stderr_is_terminal() -> bool:
 )
 @click.option(
     "--eps",
-    type=click.FloatRange(min=0, min_open=True),
+    type=_FloatRange(min=0, min_open=True, finite=True),
     default=DEFAULT_EPS,
     show_default=True,
     metavar="H",
@@ -53,7 +69,7 @@ def stderr_is_terminal() -> bool:
 )
 @click.option(
     "--rtol",
-    type=click.FloatRange(min=0),
+    type=_FloatRange(min=0),
     default=DEFAULT_RTOL,
     show_default=True,
     metavar="R",
@@ -62,7 +78,7 @@ def stderr_is_terminal() -> bool:
 )
 @click.option(
     "--atol",
-    type=click.FloatRange(min=0),
+    type=_FloatRange(min=0),
     default=DEFAULT_ATOL,
     show_default=True,
     metavar="A",
@@ -128,6 +144,7 @@ def check(
     else:
         result = check_gradients(graph, evaluation, **kwargs)
     _warn_kinks(graph, result)
+    _explain_not_finite(graph, result)
     print_check(result, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe)
     if not result.passed:
         failed = [
@@ -156,3 +173,21 @@ def _warn_kinks(graph: Graph, result: CheckResult) -> None:
                 f"left out of the check"
             )
             click.echo(graph.locate(relu, message).render(), err=True)
+
+
+def _explain_not_finite(graph: Graph, result: CheckResult) -> None:
+    """Why an element whose numerical gradient is NaN or infinite fails, located at the input.
+    (A backprop gradient that is not finite already has the evaluation's warning.)"""
+    import math
+
+    for check in result.inputs:
+        labels = [check.label(k) for k in check.failures if not math.isfinite(check.numeric[k])]
+        if not labels:
+            continue
+        shown = ", ".join(labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
+        message = (
+            f"{shown}: the numerical gradient is not finite (the output is NaN or infinite a "
+            f"step h away, perhaps outside its domain), so it cannot be checked and fails; "
+            f"a smaller --eps may help"
+        )
+        click.echo(graph.locate(check.name, message).render(), err=True)

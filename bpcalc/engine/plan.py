@@ -81,10 +81,10 @@ class _Plan:
         lookup: dict[Any, int] = dict(slot)  # names, and each distinct Const once seen
         get = lookup.get
 
-        def constant(arg: Arg) -> int:
+        def constant(arg: Arg, node: NodeDef, i: int) -> int:
             assert isinstance(arg, Const)
             found = lookup[arg] = const_base + len(constants)
-            constants.append(_exact_constant(arg) if exact else arg.value)
+            constants.append(_exact_constant(graph, node, i) if exact else arg.value)
             return found
 
         def wanted(s: int) -> int:
@@ -109,21 +109,26 @@ class _Plan:
             if layer_class is None:
                 layer_class = _exact_layer(graph, node) if exact else OPS[node.op].layer_class()
                 classes[node.op] = layer_class
+            if exact and node.op == "pow":
+                _refuse_exponent_name(graph, node)
             a = get(args[0])
             if a is None:
-                a = constant(args[0])
+                a = constant(args[0], node, 0)
             b = c = -1
             if arity > 1:
                 found = get(args[1])
-                b = constant(args[1]) if found is None else found
+                b = constant(args[1], node, 1) if found is None else found
                 if arity > 2:
                     found = get(args[2])
-                    c = constant(args[2]) if found is None else found
+                    c = constant(args[2], node, 2) if found is None else found
             # An op's attributes go to its layers' __init__; ops without any cost nothing.
             attrs = node.attrs
             factory = layer_class if attrs is EMPTY else partial(layer_class, **attrs)
             if arity > 3:
-                slots = tuple(s if (s := get(arg)) is not None else constant(arg) for arg in args)
+                slots = tuple(
+                    s if (s := get(arg)) is not None else constant(arg, node, i)
+                    for i, arg in enumerate(args)
+                )
                 self.wide[len(self.steps)] = slots
                 self.wide_back[len(self.steps)] = wants = tuple(map(wanted, slots))
                 step((factory, arity, -1, -1, -1))
@@ -331,10 +336,46 @@ def _exact_layer(graph: Graph, node: NodeDef) -> Any:
     return spec.exact_layer_class()
 
 
-def _exact_constant(arg: Const) -> Any:
-    from bpcalc.ops.exact import to_fraction
+def _exact_constant(graph: Graph, node: NodeDef, i: int) -> Any:
+    """Argument ``i`` of ``node``, a number, as a Fraction; or an error located at it."""
+    from bpcalc.ops.exact import NotExact, to_fraction
 
-    return to_fraction(arg.text)
+    arg = node.args[i]
+    assert isinstance(arg, Const)
+    try:
+        return to_fraction(arg.text)
+    except NotExact as err:
+        message = f"--exact: node '{node.name}': {err}"
+        raise EvaluationError([_locate_arg(graph, node, i, message)]) from None
+
+
+def _refuse_exponent_name(graph: Graph, node: NodeDef) -> None:
+    """Refuse ``x ** n`` for an input or node ``n`` under --exact: d/dn = x**n ln x is not
+    rational. An input with ``grad: false`` is fine: its gradient is never computed."""
+    exponent = node.args[1]
+    if isinstance(exponent, Const):
+        return
+    if exponent in graph.inputs:
+        if not graph.inputs[exponent].grad:
+            return
+        kind, hint = "input", f", or give input '{exponent}' 'grad: false'"
+    else:
+        kind, hint = "node", ""
+    message = (
+        f"--exact: node '{node.name}' has {kind} '{exponent}' as exponent, and "
+        f"d/d{exponent} = x ** {exponent} * ln(x) is not rational; write the exponent as a "
+        f"number{hint}"
+    )
+    raise EvaluationError([_locate_arg(graph, node, 1, message)])
+
+
+def _locate_arg(graph: Graph, node: NodeDef, i: int, message: str) -> Diagnostic:
+    """A diagnostic at argument ``i`` of ``node``, as written (expression or explicit form)."""
+    source = graph.definition.source
+    if node.arg_columns:
+        return source.diagnostic(message, node.path, offset=node.arg_columns[i])
+    path = (*node.path, "in", i)
+    return source.diagnostic(message, path, offset=source.value_column_offset(path))
 
 
 def _exact_inputs(graph: Graph) -> list[Any]:
@@ -355,6 +396,8 @@ def _ones_like(value: Any) -> Any:
 
     if is_fraction(value):
         return type(value)(1)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":  # --exact: Fractions, not ints
+        return _filled_like(value, 1)
     return np.ones_like(value) if isinstance(value, np.ndarray) else 1.0
 
 
@@ -363,7 +406,17 @@ def _zeros_like(value: Any) -> Any:
 
     if is_fraction(value):
         return type(value)(0)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":  # --exact: Fractions, not ints
+        return _filled_like(value, 0)
     return np.zeros_like(value) if isinstance(value, np.ndarray) else 0.0
+
+
+def _filled_like(value: Any, number: int) -> Any:
+    from fractions import Fraction
+
+    import numpy as np
+
+    return np.full(value.shape, Fraction(number), dtype=object)
 
 
 def _finite(value: Any) -> bool:

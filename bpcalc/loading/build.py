@@ -115,7 +115,8 @@ def _unique_nodes(definition: GraphDef, problems: list[Diagnostic]) -> dict[str,
 def _arg_diagnostic(source: Source, node: NodeDef, i: int, message: str) -> Diagnostic:
     if node.arg_columns:
         return source.diagnostic(message, node.path, offset=node.arg_columns[i])
-    return source.diagnostic(message, (*node.path, "in", i))
+    path = (*node.path, "in", i)
+    return source.diagnostic(message, path, offset=source.value_column_offset(path))
 
 
 def _read_inputs(

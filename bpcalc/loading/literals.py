@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 # Decimal numbers as YAML and Python write them, plus the spellings of infinity and NaN.
-_NUMBER = re.compile(r"[+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?")
+# ASCII digits only: Python's float() also reads '３' and '١٢٣.٤', a graph file does not.
+_NUMBER = re.compile(r"[+-]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9]+)?")
+# The same shape with any script's decimal digits: a number meant, in the wrong digits.
+_OTHER_DIGITS = re.compile(r"[+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?")
 _SPECIAL = {
     ".inf": math.inf,
     "+.inf": math.inf,
@@ -49,6 +52,8 @@ def parse_number(text: str, *, column: int = 0, error: Any = NotANumber) -> Cons
         return Const(special, stripped)
     if not _NUMBER.fullmatch(stripped):
         shown = stripped if len(stripped) <= 40 else stripped[:37] + "..."
+        if _OTHER_DIGITS.fullmatch(stripped):
+            raise error(f"number '{shown}' has digits other than 0-9; write it with 0-9", column)
         raise error(f"expected a number, got '{shown}'", column)
     try:
         value = float(stripped.replace("_", ""))
@@ -60,4 +65,7 @@ def parse_number(text: str, *, column: int = 0, error: Any = NotANumber) -> Cons
 
 
 def is_number_text(text: str) -> bool:
-    return bool(_NUMBER.fullmatch(text.strip())) or text.strip().lower() in _SPECIAL
+    """Whether ``text`` is meant as a number: also in non-ASCII digits, which parse_number
+    then refuses with a message saying so."""
+    stripped = text.strip()
+    return bool(_OTHER_DIGITS.fullmatch(stripped)) or stripped.lower() in _SPECIAL

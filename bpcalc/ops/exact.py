@@ -9,6 +9,7 @@ Tensors are numpy arrays of ``Fraction`` (dtype object), so broadcasting works a
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from typing import Any
 
@@ -24,6 +25,9 @@ ONE: Any = Fraction(1)
 
 # Numerator and denominator together: past this, exact arithmetic would crawl (x ** 10**8).
 MAX_BITS = 100_000
+# All the numbers of one value together (16 MB): 20,000 copies of 1e-30000 in a 200 KB file
+# would otherwise hold 250 MB of integers and print 600 MB of digits.
+MAX_TOTAL_BITS = 2**27
 
 
 class NotExact(ValueError):
@@ -32,19 +36,38 @@ class NotExact(ValueError):
 
 def _bits(value: Any) -> int:
     """The size of the largest Fraction in a value, gradient or tuple of them."""
+    return _sizes(value)[0]
+
+
+def _sizes(value: Any) -> tuple[int, int]:
+    """The size of the largest Fraction in a value, gradient or tuple of them, and the
+    largest total over the Fractions of one value."""
     if isinstance(value, Fraction):
-        return value.numerator.bit_length() + value.denominator.bit_length()
+        size = value.numerator.bit_length() + value.denominator.bit_length()
+        return size, size
     if isinstance(value, tuple):
-        return max(map(_bits, value))
+        sizes = [_sizes(v) for v in value]
+        return max(s[0] for s in sizes), max(s[1] for s in sizes)
     if isinstance(value, np.ndarray) and value.dtype.kind == "O":
-        return max((_bits(v) for v in value.ravel()), default=0)
-    return 0
+        each = [_sizes(v)[0] for v in value.ravel()]
+        return max(each, default=0), sum(each)
+    return 0, 0
 
 
 def _bounded(result: Any) -> Any:
-    if _bits(result) > MAX_BITS:
+    largest, total = _sizes(result)
+    if largest > MAX_BITS:
         raise NotExact(f"an exact value grew past {MAX_BITS:,} bits; drop --exact for this graph")
+    if total > MAX_TOTAL_BITS:
+        raise _too_many_bits()
     return result
+
+
+def _too_many_bits() -> NotExact:
+    return NotExact(
+        f"the exact numbers of one value grew past {MAX_TOTAL_BITS:,} bits together; "
+        f"drop --exact for this graph"
+    )
 
 
 def bounded(cls: type) -> type:
@@ -62,12 +85,58 @@ def bounded(cls: type) -> type:
     return cls
 
 
+# A decimal as numbers.parse_number accepts it (ASCII digits, underscores already removed).
+_DECIMAL = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
+_LOG2_10 = math.log2(10)
+_STR_DIGITS = 4000  # below Python's 4,300-digit limit on int(str)
+
+
 def to_fraction(text: str) -> Fraction:
-    """A number's exact value from its text (``"1.1"`` is 11/10); no NaN or infinity."""
-    try:
-        return Fraction(text.strip().replace("_", ""))
-    except (ValueError, ZeroDivisionError):
-        raise NotExact(f"'{text}' has no exact rational value") from None
+    """A number's exact value from its text (``"1.1"`` is 11/10); no NaN or infinity.
+
+    The size is bounded from the text before anything is built: ``1e-999999999`` would
+    otherwise make Fraction compute 10**999999999 (a hang), long before MAX_BITS applies.
+    """
+    stripped = text.strip().replace("_", "")
+    match = _DECIMAL.fullmatch(stripped)
+    if match is None or not (match[2] or match[3]):
+        raise NotExact(f"'{_shown(text)}' has no exact rational value")
+    sign, whole, fraction, exponent_text = match[1], match[2], match[3] or "", match[4] or "0"
+    digits = (whole + fraction).lstrip("0")
+    if not digits:
+        return Fraction(0)
+    significant = digits.rstrip("0")
+    if len(exponent_text.lstrip("+-").lstrip("0")) > 12:
+        raise _too_big(text)
+    exponent = int(exponent_text) - len(fraction) + len(digits) - len(significant)
+    # Numerator and denominator together have at most about this many decimal digits.
+    if (len(significant) + abs(exponent)) * _LOG2_10 > MAX_BITS:
+        raise _too_big(text)
+    mantissa = _whole(significant) * (-1 if sign == "-" else 1)
+    if exponent >= 0:
+        return Fraction(mantissa * 10**exponent)
+    return Fraction(mantissa, 10**-exponent)
+
+
+def _whole(digits: str) -> int:
+    """int(digits), in pieces below Python's limit on converting long decimal strings."""
+    value = 0
+    for start in range(0, len(digits), _STR_DIGITS):
+        piece = digits[start : start + _STR_DIGITS]
+        value = value * 10 ** len(piece) + int(piece)
+    return value
+
+
+def _shown(text: str) -> str:
+    stripped = text.strip()
+    return stripped if len(stripped) <= 40 else stripped[:37] + "..."
+
+
+def _too_big(text: str) -> NotExact:
+    return NotExact(
+        f"number '{_shown(text)}' needs more than {MAX_BITS:,} bits as an exact fraction; "
+        f"drop --exact for this graph"
+    )
 
 
 def exact_value(raw: Any) -> Any:
@@ -93,6 +162,7 @@ def _map_nested(raw: list[Any]) -> list[Any]:
     """Convert the numbers of a (rectangular, already checked) nested list, iteratively."""
     result: list[Any] = []
     stack = [(raw, result)]
+    total = 0  # bits so far: each number is bounded, and so are all of them together
     while stack:
         source, target = stack.pop()
         for item in source:
@@ -101,7 +171,11 @@ def _map_nested(raw: list[Any]) -> list[Any]:
                 target.append(child)
                 stack.append((item, child))
             else:
-                target.append(to_fraction(item))
+                number = to_fraction(item)
+                total += number.numerator.bit_length() + number.denominator.bit_length()
+                if total > MAX_TOTAL_BITS:
+                    raise _too_many_bits()
+                target.append(number)
     return result
 
 
@@ -171,7 +245,8 @@ class ExactDiv(ExactBinary):
 
 
 class ExactPow(ExactBinary):
-    """x ** n for a whole-number constant n (a node exponent would need ln x)."""
+    """x ** n for a whole-number n: a number, or an input with ``grad: false`` (graph.py refuses
+    any other name as exponent, whose gradient x**n ln x would not be rational)."""
 
     def forward(self, x: Any, y: Any) -> Any:
         if isinstance(y, np.ndarray) or Fraction(y).denominator != 1:
@@ -186,7 +261,7 @@ class ExactPow(ExactBinary):
     def backward(self, dout: Any) -> tuple[Any, Any]:
         n = self.y
         dx = dout * n * self.x ** (n - 1) if n != 0 else dout * ZERO * self.x
-        # d/dn x**n = x**n ln x is irrational in general; n is a constant, so no one asks.
+        # d/dn x**n = x**n ln x is irrational in general; n is never differentiated (above).
         return _sum_to(dx, self.x), ZERO
 
 

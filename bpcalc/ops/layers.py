@@ -434,7 +434,8 @@ class SoftmaxWithLoss:
     def _target_rows(t: Any, x_shape: tuple[int, ...], n: int, classes: int) -> Any:
         if t.shape == x_shape:
             return t.reshape(n, classes)
-        if t.size == n and t.ndim == len(x_shape) - 1:
+        # One index per sample: t of shape (N,) for x (N, C), and () or (1,) for a 1-D x.
+        if t.size == n and (t.ndim == len(x_shape) - 1 or (len(x_shape) == 1 and t.ndim == 1)):
             idx = t.reshape(n)
             if not np.all((idx == np.round(idx)) & (idx >= 0) & (idx < classes)):
                 raise ValueError(

@@ -221,8 +221,8 @@ _SPECS = (
         "mean cross-entropy of softmax(x) against labels t",
         ("(softmax(x) - t) / N", "-log_softmax(x) / N"),
         shapes.scalar,
-        "t: one-hot (or probability) rows, or class indices; a 1-D x is a batch of one; "
-        "matches torch.nn.functional.cross_entropy",
+        "t: one-hot (or probability) rows, or class indices; a 1-D x is a batch of one "
+        "(its index t: 2 or t: [2]); matches torch.nn.functional.cross_entropy",
     ),
     # ---- the common ops (issue 12) ----
     OpSpec(

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 TABLE_DIGITS = 12  # so the book's 3.3000000000000003 reads 3.3 in a table
 TENSOR_DIGITS = 4  # tensors in a table: enough to read, short enough to fit
+_LOG2_5 = math.log2(5)
 
 
 def number(x: float | Fraction, digits: int | None = None) -> str:
@@ -68,7 +69,11 @@ def json_value(value: Any, digits: int | None = None) -> Any:
 
 def _json_number(x: float | Fraction, digits: int | None) -> Any:
     if type(x) is not float and is_fraction(x):
-        return {"fraction": str(x), "float": float(x)}
+        try:
+            approx: Any = float(x)
+        except OverflowError:  # an exact value past float64's range
+            approx = "Infinity" if x > 0 else "-Infinity"
+        return {"fraction": fraction_text(x), "float": approx}
     if math.isfinite(x):
         return rounded(float(x), digits)
     return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
@@ -76,15 +81,45 @@ def _json_number(x: float | Fraction, digits: int | None) -> Any:
 
 def exact_text(value: Fraction) -> str:
     """An exact decimal where one exists (``3.3``, ``715``), else the fraction (``1/3``)."""
-    rest, twos, fives = value.denominator, 0, 0
-    while rest % 2 == 0:
-        rest, twos = rest // 2, twos + 1
-    while rest % 5 == 0:
-        rest, fives = rest // 5, fives + 1
-    if rest != 1:
-        return f"{value.numerator}/{value.denominator}"
+    denominator = value.denominator
+    twos = (denominator & -denominator).bit_length() - 1
+    fives = _power_of_five(denominator >> twos)
+    if fives is None:
+        return fraction_text(value)
     # A denominator 2**a 5**b divides 10**max(a, b): that many decimal places are exact.
     places = max(twos, fives)
-    digits = str(abs(value.numerator) * 10**places // value.denominator).rjust(places + 1, "0")
+    scaled = abs(value.numerator) * 5 ** (places - fives) << (places - twos)
+    digits = _int_text(scaled).rjust(places + 1, "0")
     sign = "-" if value < 0 else ""
     return sign + (f"{digits[:-places]}.{digits[-places:]}" if places else digits)
+
+
+def _power_of_five(n: int) -> int | None:
+    """k if n == 5**k, else None; from n's size, not by dividing by 5 again and again (which
+    is quadratic for a denominator such as 10**30000)."""
+    if n == 1:
+        return 0
+    if n % 5:
+        return None
+    guess = int((n.bit_length() - 1) / _LOG2_5)
+    for k in (guess, guess + 1, guess - 1):
+        if k > 0 and 5**k == n:
+            return k
+    return None
+
+
+def fraction_text(value: Fraction) -> str:
+    """``p/q``, or ``p`` for a whole number, as ``str(Fraction)`` writes it, at any size."""
+    if value.denominator == 1:
+        return _int_text(value.numerator)
+    return f"{_int_text(value.numerator)}/{_int_text(value.denominator)}"
+
+
+def _int_text(n: int) -> str:
+    """str(n), also past Python's 4,300-digit limit on converting ints to text (an exact value
+    may have up to bpcalc.ops.exact.MAX_BITS bits): decimal converts without that limit."""
+    if n.bit_length() < 14_000:  # 4,214 digits at most
+        return str(n)
+    from decimal import Decimal  # already imported: fractions imports it
+
+    return str(Decimal(n))
