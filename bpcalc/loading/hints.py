@@ -55,17 +55,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 
 # Ways to write an op that the table does not have, with the ops it has (when no synonym has).
 RECIPES: dict[str, str] = {
-    "sqrt": "x ** 0.5",
-    "abs": "relu(x) + relu(-x)",
-    "absolute": "relu(x) + relu(-x)",
-    "max": "relu(a - b) + b (the larger of a and b)",
-    "maximum": "relu(a - b) + b (the larger of a and b)",
-    "min": "a - relu(a - b) (the smaller of a and b)",
-    "minimum": "a - relu(a - b) (the smaller of a and b)",
-    "square": "x ** 2",
-    "power": "x ** y",
     "reciprocal": "1 / x",
-    "softplus": "log(1 + exp(x))",
+    "rsqrt": "1 / sqrt(x)",
+    "exp2": "2 ** x",
+    "log2": "log(x) / log(2)",
+    "log10": "log(x) / log(10)",
 }
 
 
