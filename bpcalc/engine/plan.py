@@ -392,31 +392,27 @@ def _exact_inputs(graph: Graph) -> list[Any]:
 
 
 def _ones_like(value: Any) -> Any:
-    import numpy as np
-
-    if is_fraction(value):
-        return type(value)(1)
-    if isinstance(value, np.ndarray) and value.dtype.kind == "O":  # --exact: Fractions, not ints
-        return _filled_like(value, 1)
-    return np.ones_like(value) if isinstance(value, np.ndarray) else 1.0
+    return _filled_like(value, 1)
 
 
 def _zeros_like(value: Any) -> Any:
-    import numpy as np
-
-    if is_fraction(value):
-        return type(value)(0)
-    if isinstance(value, np.ndarray) and value.dtype.kind == "O":  # --exact: Fractions, not ints
-        return _filled_like(value, 0)
-    return np.zeros_like(value) if isinstance(value, np.ndarray) else 0.0
+    return _filled_like(value, 0)
 
 
 def _filled_like(value: Any, number: int) -> Any:
-    from fractions import Fraction
-
+    """``number`` in the kind and shape of ``value``: a float, a float64 array, or with
+    --exact a Fraction or an array of Fractions (never of ints, which print as floats)."""
     import numpy as np
 
-    return np.full(value.shape, Fraction(number), dtype=object)
+    if is_fraction(value):
+        return type(value)(number)
+    if not isinstance(value, np.ndarray):
+        return float(number)
+    if value.dtype.kind == "O":
+        from fractions import Fraction
+
+        return np.full(value.shape, Fraction(number), dtype=object)
+    return np.full_like(value, float(number))
 
 
 def _finite(value: Any) -> bool:

@@ -101,13 +101,7 @@ class Graph:
         exact: bool = False,
         memory_hint: str = "",
     ) -> Evaluation:
-        """Forward, then backward from ``of`` (default: the output) seeded with 1.
-
-        With ``trace=True`` the result also lists every contribution the backward pass adds.
-        With ``exact=True`` it computes with Fractions from the decimals as written (only for
-        ops that are exact over the rationals; see bpcalc.ops.exact). ``memory_hint`` ends the
-        message that refuses a graph past --max-memory (batch mode names --chunk-size).
-        """
+        """Values and gradients d(``of``)/d(name); see bpcalc.engine.plan.evaluate."""
         from bpcalc.engine.plan import evaluate
 
         return evaluate(self, of=of, trace=trace, exact=exact, memory_hint=memory_hint)
