@@ -1,9 +1,9 @@
 """An installed ``bpcalc`` (a wheel in its own environment) runs the bundled examples anywhere.
 
 README's Install section says ``uv tool install .`` or ``pipx install .``: both build the
-wheel and put its ``bpcalc`` script on PATH. This test does the same by hand, without the network: the wheel
-from ``uv build``, its dependencies from ``uv.lock`` (uv's cache has them once ``uv sync`` ran),
-then ``bpcalc`` run from a folder that is not the clone.
+wheel and put its ``bpcalc`` script on PATH. This test does the same by hand, without the
+network: the wheel from ``uv build``, its dependencies from ``uv.lock`` (uv's cache has them
+once ``uv sync`` ran), then ``bpcalc`` run from a folder that is not the clone.
 """
 
 from __future__ import annotations
