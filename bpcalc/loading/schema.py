@@ -204,11 +204,7 @@ def _read_inputs(
     inputs = []
     for key, value in raw.items():
         path: DataPath = ("inputs", key)
-        reason = check_name(key)
-        if reason:
-            problems.append(source.diagnostic(reason, path, key=True))
-            continue
-        name = spellings.claim(key, path)
+        name = _claimed(key, path, source, problems, spellings)
         if name is None:
             continue
         if value == "":
@@ -216,6 +212,18 @@ def _read_inputs(
         else:
             inputs.append(InputDef(name, value, path))
     return inputs
+
+
+def _claimed(
+    key: str, path: DataPath, source: Source, problems: list[Diagnostic], spellings: _Spellings
+) -> str | None:
+    """The canonical name a key of inputs: or nodes: defines, or None (and a problem) when
+    it is no valid name or another spelling of a name already defined."""
+    reason = check_name(key)
+    if reason:
+        problems.append(source.diagnostic(reason, path, key=True))
+        return None
+    return spellings.claim(key, path)
 
 
 def _read_nodes(
@@ -245,11 +253,7 @@ def _read_nodes(
     nodes: list[NodeDef] = []
     for key, definition in raw.items():
         path: DataPath = ("nodes", key)
-        reason = check_name(key)
-        if reason:
-            problems.append(source.diagnostic(reason, path, key=True))
-            continue
-        name = spellings.claim(key, path)
+        name = _claimed(key, path, source, problems, spellings)
         if name is None:
             continue
         try:
