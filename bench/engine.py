@@ -37,7 +37,7 @@ def loops_only(graph: Any) -> Any:
     """The engine's own loops, as evaluate() runs them (gc paused), without the Evaluation."""
     graph.evaluate()  # compiles the plan
     plan = graph.plans[False]
-    end = plan.slot[graph.output]
+    end = plan.index[graph.output]
 
     def run() -> Any:
         with gc_paused():

@@ -12,6 +12,7 @@ Local derivatives are blanked whenever anything is: they are numbers derived fro
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -92,7 +93,7 @@ def blank_drawing(drawing: Drawing, blanks: Blanks) -> Drawing:
     return replace(drawing, edges=edges, vertices=vertices)
 
 
-def blank_grads(grads: dict[str, Any], blanks: Blanks) -> dict[str, Any]:
+def blank_grads(grads: Mapping[str, Any], blanks: Blanks) -> dict[str, Any]:
     """Total gradients by name, the chosen ones blanked."""
     return {k: BLANK if k in blanks.grads and v is not None else v for k, v in grads.items()}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
@@ -179,7 +179,7 @@ def build_trace(graph: Graph, evaluation: Evaluation) -> Trace:
     )
 
 
-def _operands(node: NodeDef, values: dict[str, Any]) -> Iterator[Operand]:
+def _operands(node: NodeDef, values: Mapping[str, Any]) -> Iterator[Operand]:
     params = OPS[node.op].params
     for param, arg in zip(params, node.args, strict=False):  # optional params may be left out
         if isinstance(arg, Const):
@@ -188,7 +188,7 @@ def _operands(node: NodeDef, values: dict[str, Any]) -> Iterator[Operand]:
             yield Operand(arg, param, values[arg], False)
 
 
-def _local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...] | None:
+def _local_derivatives(node: NodeDef, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """Each input's local derivative, by running the layer backward from 1 (scalars only)."""
     if isinstance(values[node.name], Fraction):
         return _exact_local_derivatives(node, values)
@@ -204,7 +204,7 @@ def _local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...]
     return tuple(float(x) for x in (local if len(inputs) > 1 else (local,)))
 
 
-def _exact_local_derivatives(node: NodeDef, values: dict[str, Any]) -> tuple[Any, ...] | None:
+def _exact_local_derivatives(node: NodeDef, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """The same with the exact layers of ``--exact``: rational local derivatives."""
     from bpcalc.ops.exact import to_fraction
 
@@ -229,7 +229,7 @@ _TOKEN = re.compile(
 _CALL = re.compile(r"[^\W\d]\w*\(.*\)", re.S)
 
 
-def local_formula(node: NodeDef, position: int, values: dict[str, Any]) -> LocalFormula:
+def local_formula(node: NodeDef, position: int, values: Mapping[str, Any]) -> LocalFormula:
     """The local derivative of ``node`` with respect to its argument at ``position``, written
     with the node's own names (see LocalFormula). Generic over the op table: a param of the
     op's spec is replaced by the argument in its place, token by token, never inside a longer

@@ -12,12 +12,11 @@ from __future__ import annotations
 import math
 from functools import partial
 from itertools import compress, repeat
-from operator import is_
+from operator import attrgetter, eq, ge, gt, is_, is_not, itemgetter, mul, not_
 from typing import Any
 
-from bpcalc.engine.evaluation import Contribution, Evaluation
+from bpcalc.engine.evaluation import Contribution, Evaluation, Slots
 from bpcalc.errors import Diagnostic, EvaluationError, UsageProblem
-from bpcalc.loading.expressions import Arg
 from bpcalc.loading.graph import Graph
 from bpcalc.loading.literals import Const
 from bpcalc.loading.schema import NodeDef, canonical_name
@@ -42,22 +41,46 @@ def evaluate(
     message that refuses a graph past --max-memory (batch mode names --chunk-size).
     """
     target = graph.output if of is None else canonical_name(of)
-    if target not in graph.inputs and target not in graph.node_by_name:
-        raise UsageProblem(graph.unknown_name_message(target), about="of")
     import numpy as np
 
+    with np.errstate(all="ignore"), gc_paused():
+        plan = compiled_plan(graph, target, exact=exact, memory_hint=memory_hint)
+        return plan.run(graph, target, trace=trace)
+
+
+def compiled_plan(
+    graph: Graph, target: str, *, exact: bool = False, memory_hint: str = ""
+) -> _Plan:
+    """The graph's plan (compiled on first use, then kept with the graph), once ``target`` is
+    known to be one of its names and the sizes are checked.
+
+    A graph's input values, shapes and ``grad`` flags do not change (``with_inputs`` makes a
+    new graph), so a compiled plan means the sizes were checked already.
+    """
+    plan: _Plan | None = graph.plans.get(exact)
+    if plan is not None:
+        if target not in plan.index:
+            raise UsageProblem(graph.unknown_name_message(target), about="of")
+        return plan
+    other = graph.plans.get(not exact)
+    index = other.index if other is not None else _name_index(graph)
+    if target not in index:
+        raise UsageProblem(graph.unknown_name_message(target), about="of")
     from bpcalc.engine.sizes import check_sizes
 
-    if exact and graph.plans.get(exact) is None:
+    if exact:
         for node in graph.nodes:  # --exact's refusal first: it says more than a size would
             _exact_layer(graph, node)
     # Before allocating: a broadcast can be far larger than its inputs.
     check_sizes(graph, memory_hint)
-    plan = graph.plans.get(exact)
-    if plan is None:
-        plan = graph.plans[exact] = _Plan(graph, exact=exact)
-    with np.errstate(all="ignore"), gc_paused():
-        return plan.run(graph, target, trace=trace)
+    plan = graph.plans[exact] = _Plan(graph, index, exact=exact)
+    return plan
+
+
+def _name_index(graph: Graph) -> dict[str, int]:
+    """Every input and node name -> its slot, in the order results are reported."""
+    names = [*graph.inputs, *map(attrgetter("name"), graph.nodes)]
+    return dict(zip(names, range(len(names)), strict=True))
 
 
 class _Plan:
@@ -65,123 +88,163 @@ class _Plan:
 
     The loops below run once per node, so they avoid per-node overhead: no generators or
     star-arguments, branches on a precomputed arity, and which arguments want a gradient is
-    decided once here rather than on every run.
+    decided once here rather than on every run. A graph of floats alone (every input and
+    constant a float, every op one that maps floats to floats) runs a leaner backward pass:
+    see ``_backward_floats``.
     """
 
-    def __init__(self, graph: Graph, *, exact: bool = False) -> None:
+    def __init__(self, graph: Graph, index: dict[str, int], *, exact: bool = False) -> None:
         self.exact = exact
         inputs = graph.inputs
-        self.names = names = graph.names
+        nodes = graph.nodes
+        n = len(nodes)
+        self.index = index  # name -> slot; shared with every Evaluation's mappings
+        self.n_names = n_names = len(index)
         self.n_inputs = len(inputs)
-        self.n_nodes = len(graph.nodes)
-        self.slot = slot = {name: i for i, name in enumerate(names)}
-        self.no_grad = no_grad = {i for i, value in enumerate(inputs.values()) if not value.grad}
-        const_base = len(names)
-        constants: list[Any] = []
-        lookup: dict[Any, int] = dict(slot)  # names, and each distinct Const once seen
-        get = lookup.get
+        self.n_nodes = n
+        flags = list(map(attrgetter("grad"), inputs.values()))
+        self.no_grad = no_grad = [*compress(range(len(flags)), map(not_, flags))]
+        # Every slot's value before the forward pass: the inputs', the nodes' (None yet),
+        # the constants' (added below).
+        self.start = list(map(attrgetter("value"), inputs.values()))
+        input_types = {*map(type, self.start)}
+        self.start += [None] * n
+        self.constants: list[Any] = []
+        constants = self.constants
+        # Column by column, at C speed, for the common node: one or two names as arguments.
+        ops = list(map(attrgetter("op"), nodes))
+        arg_lists = list(map(attrgetter("args"), nodes))
+        attrs = list(map(attrgetter("attrs"), nodes))
+        arities = list(map(len, arg_lists))
+        classes = {op: _layer_class(op, exact) for op in dict.fromkeys(ops)}
+        factories = list(map(classes.__getitem__, ops))
+        get = index.get
+        # The slots of the first and the last argument (None for a number), -1 for none.
+        a_col: list[Any] = list(map(get, map(itemgetter(0), arg_lists)))
+        b_col: list[Any] = list(map(get, map(itemgetter(-1), arg_lists)))
+        c_col: list[Any] = [-1] * n
+        for i in compress(range(n), map(eq, arities, repeat(1))):
+            b_col[i] = -1
 
-        def constant(arg: Arg, node: NodeDef, i: int) -> int:
-            assert isinstance(arg, Const)
-            found = lookup[arg] = const_base + len(constants)
-            constants.append(_exact_constant(graph, node, i) if exact else arg.value)
-            return found
-
-        def wanted(s: int) -> int:
-            return -1 if s < 0 or s >= const_base or s in no_grad else s
-
-        # Per node: (layer class, arity, a, b, c) with unused slots -1, for the forward pass;
-        # (arity or 0 if no argument wants a gradient, and the slots, -1 where none is
-        # wanted), for the backward pass.
-        self.steps: list[tuple[Any, int, int, int, int]] = []
-        self.back: list[tuple[int, int, int, int]] = []
+        # The other nodes, one by one in node order (constants get slots as first met): a
+        # number as argument, attributes, three inputs or more, an exponent to check.
+        # Float layers of one or two inputs and no attributes map floats to floats.
+        not_float = [*compress(range(n), map(is_not, attrs, repeat(EMPTY)))]
+        not_float += compress(range(n), map(gt, arities, repeat(2)))
+        special = {*not_float, *compress(range(n), map(is_, a_col, repeat(None)))}
+        special.update(compress(range(n), map(is_, b_col, repeat(None))))
+        if exact:
+            special.update(compress(range(n), map(eq, ops, repeat("pow"))))
         # Nodes of more than three inputs (batch_norm with running statistics), by position:
         # every argument's slot, and the slots that want a gradient (-1 where none is wanted).
         self.wide: dict[int, tuple[int, ...]] = {}
         self.wide_back: dict[int, tuple[int, ...]] = {}
-        step = self.steps.append
-        back = self.back.append
-        classes: dict[str, Any] = {}
-        for node in graph.nodes:
-            args = node.args
-            arity = len(args)
-            layer_class = classes.get(node.op)
-            if layer_class is None:
-                layer_class = _exact_layer(graph, node) if exact else OPS[node.op].layer_class()
-                classes[node.op] = layer_class
+        const_slots: dict[Const, int] = {}
+        for i in sorted(special):
+            node = nodes[i]
             if exact and node.op == "pow":
                 _refuse_exponent_name(graph, node)
-            a = get(args[0])
-            if a is None:
-                a = constant(args[0], node, 0)
-            b = c = -1
-            if arity > 1:
-                found = get(args[1])
-                b = constant(args[1], node, 1) if found is None else found
-                if arity > 2:
-                    found = get(args[2])
-                    c = constant(args[2], node, 2) if found is None else found
-            # An op's attributes go to its layers' __init__; ops without any cost nothing.
-            attrs = node.attrs
-            factory = layer_class if attrs is EMPTY else partial(layer_class, **attrs)
-            if arity > 3:
-                slots = tuple(
-                    s if (s := get(arg)) is not None else constant(arg, node, i)
-                    for i, arg in enumerate(args)
-                )
-                self.wide[len(self.steps)] = slots
-                self.wide_back[len(self.steps)] = wants = tuple(map(wanted, slots))
-                step((factory, arity, -1, -1, -1))
-                back((arity if any(w >= 0 for w in wants) else 0, -1, -1, -1))
-                continue
-            step((factory, arity, a, b, c))
-            if no_grad or a >= const_base or b >= const_base or c >= const_base:
-                wa, wb, wc = wanted(a), wanted(b), wanted(c)
-                back((arity if wa >= 0 or wb >= 0 or wc >= 0 else 0, wa, wb, wc))
+            slots: list[int] = []
+            for j, arg in enumerate(node.args):
+                slot = get(arg) if isinstance(arg, str) else const_slots.get(arg)
+                if slot is None:
+                    assert isinstance(arg, Const)
+                    slot = const_slots[arg] = n_names + len(constants)
+                    constants.append(_exact_constant(graph, node, j) if exact else arg.value)
+                slots.append(slot)
+            if len(slots) > 3:
+                self.wide[i] = (*slots,)
+                a_col[i] = b_col[i] = -1
             else:
-                back((arity, a, b, c))
-        self.constants = constants
+                a_col[i], b_col[i], c_col[i] = (*slots, -1, -1)[:3]
+            if attrs[i] is not EMPTY:  # an op's attributes go to its layers' __init__
+                factories[i] = partial(factories[i], **attrs[i])
+
+        # Per node, for the forward pass: (layer class, arity, a, b, c), unused slots -1.
+        self.steps: list[tuple[Any, int, int, int, int]]
+        self.steps = list(zip(factories, arities, a_col, b_col, c_col, strict=True))
+        # For the backward pass: (arity, or 0 if no argument wants a gradient; the slots,
+        # -1 where none is wanted).
+        self.back: list[tuple[int, int, int, int]]
+        if not no_grad and not constants:  # every argument wants its gradient
+            self.back = list(zip(arities, a_col, b_col, c_col, strict=True))
+            self.wide_back = self.wide
+        else:
+            # wanted[s]: s, or -1 for a constant, a grad: false input and (the last) for -1.
+            wanted = [*range(n_names), *([-1] * len(constants)), -1]
+            for s in no_grad:
+                wanted[s] = -1
+            pick = wanted.__getitem__
+            wa, wb, wc = (list(map(pick, column)) for column in (a_col, b_col, c_col))
+            # arity * (some slot >= 0): the arity, or 0 when no argument wants a gradient.
+            back_arities = list(map(mul, arities, map(ge, map(max, wa, wb, wc), repeat(0))))
+            for i, wide in self.wide.items():
+                self.wide_back[i] = wants = tuple(map(pick, wide))
+                back_arities[i] = arities[i] if max(wants) >= 0 else 0
+            self.back = list(zip(back_arities, wa, wb, wc, strict=True))
+        # A graph of floats: every input and constant a float, and no node whose layer could
+        # make something else of floats: one with attributes (reshape makes an array) or of
+        # three inputs or more (affine and the CNN ops take arrays).
+        types = {*input_types, *map(type, constants)}
+        self.floats = not exact and not not_float and types <= {float}
+        if not exact:
+            self.start += constants
+        # Per target slot, for graphs of floats: the backward pass's nodes and the names no
+        # gradient reaches (see _reach).
+        self.reach: dict[int, tuple[list[tuple[int, int, int, int]], list[int]]] = {}
 
     def run(self, graph: Graph, target: str, *, trace: bool = False) -> Evaluation:
         values, layers = self.forward(graph)
-        end = self.slot[target]
-        contributions: list[Contribution] | None = None
-        if trace:
-            contributions = []
-            grads = self.backward_traced(graph, values, layers, end, contributions)
-        else:
-            grads = self.backward(graph, values, layers, end)
-        names = self.names
-        del values[len(names) :]  # the constants
-        del grads[len(names) :]
+        end = self.index[target]
+        n_names = self.n_names
         no_grad = self.no_grad
-        for i in no_grad:
-            grads[i] = None  # even when differentiating that input itself (--of)
-        # Names no gradient reached get zeros, except inputs with grad: false (None).
-        for i in list(compress(range(len(grads)), map(is_, grads, repeat(None)))):
-            if i not in no_grad:
-                grads[i] = _zeros_like(values[i])
-        value_map = dict(zip(names, values, strict=True))
-        grad_map = dict(zip(names, grads, strict=True))
+        contributions: list[Contribution] | None = None
+        if self.floats and not trace:
+            grads = self._backward_floats(graph, layers, end)
+            del values[n_names:]  # the constants
+            finite = _surely_finite(values) and _surely_finite(grads)
+            for i in no_grad:
+                grads[i] = None  # even when differentiating that input itself (--of)
+        else:
+            if trace:
+                contributions = []
+                grads = self.backward_traced(graph, values, layers, end, contributions)
+            else:
+                grads = self.backward(graph, values, layers, end)
+            del values[n_names:]
+            del grads[n_names:]
+            for i in no_grad:
+                grads[i] = None  # even when differentiating that input itself (--of)
+            # Names no gradient reached get zeros, except inputs with grad: false (None).
+            skip = set(no_grad)
+            for i in list(compress(range(n_names), map(is_, grads, repeat(None)))):
+                if i not in skip:
+                    grads[i] = _zeros_like(values[i])
+            some_grads = [g for g in grads if g is not None] if no_grad else grads
+            finite = _surely_finite(values) and _surely_finite(some_grads)
         warnings: list[Diagnostic] = []
-        some_grads = [g for g in grads if g is not None] if no_grad else grads
-        if not (_surely_finite(values) and _surely_finite(some_grads)):
-            warnings = _non_finite(graph, names, values, grad_map)
+        if not finite:
+            warnings = _non_finite(graph, list(self.index), values, grads)
+        index = self.index
         return Evaluation(
-            graph.name, target, value_map, grad_map, warnings, contributions, source=graph
+            graph.name,
+            target,
+            Slots(index, values),
+            Slots(index, grads),
+            warnings,
+            contributions,
+            source=graph,
         )
 
     def forward(self, graph: Graph, inputs: list[Any] | None = None) -> tuple[list[Any], list[Any]]:
         """Every slot's value; each node's layer keeps what its backward needs. ``inputs``
         (float only) gives the input values in the graph's order instead of its own."""
-        if inputs is not None:
-            values = list(inputs)
-        elif self.exact:
-            values = _exact_inputs(graph)
+        if inputs is None and not self.exact:
+            values = self.start.copy()
         else:
-            values = [v.value for v in graph.inputs.values()]
-        values += [None] * self.n_nodes
-        values += self.constants
+            values = _exact_inputs(graph) if inputs is None else list(inputs)
+            values += [None] * self.n_nodes
+            values += self.constants
         layers: list[Any] = []
         keep = layers.append
         k = self.n_inputs
@@ -203,6 +266,63 @@ class _Plan:
             operands = [values[s] for s in (a, b, c)[:arity]]
             raise _failure(graph, len(layers), "", err, operands) from None
         return values, layers
+
+    def _reach(self, end: int) -> tuple[list[tuple[int, int, int, int]], list[int]]:
+        """For a backward pass from slot ``end``: the nodes it runs, last first, as (node,
+        its slot, its arguments' slots with -1 for a missing second), and the names it
+        never reaches. Computed once per target; a graph of floats has no other reason for a
+        gradient not to arrive."""
+        found = self.reach.get(end)
+        if found is not None:
+            return found
+        base = self.n_inputs
+        reached = bytearray(len(self.constants) + self.n_names)
+        reached[end] = 1
+        order = []
+        for i in range(end - base, -1, -1):
+            arity, wa, wb, _ = self.back[i]
+            if not arity or not reached[base + i]:
+                continue
+            _, _, a, b, _ = self.steps[i]
+            order.append((i, base + i, a, b))
+            if wa >= 0:
+                reached[wa] = 1
+            if wb >= 0:
+                reached[wb] = 1
+        unwanted = set(self.no_grad)
+        missed = [s for s in range(self.n_names) if not reached[s] and s not in unwanted]
+        if len(self.reach) >= 8:  # many --of targets: keep the memory bounded
+            self.reach.clear()
+        found = self.reach[end] = (order, missed)
+        return found
+
+    def _backward_floats(self, graph: Graph, layers: list[Any], end: int) -> list[Any]:
+        """``backward`` for a graph of floats: the gradients of the names (the constants'
+        dropped), 0.0 where none arrives, and grad: false inputs' left to the caller.
+
+        Every gradient starts at -0.0, the float that adds to anything without changing a
+        bit of it (-0.0 + x == x even for x = +0.0 and -0.0), so there is no "first
+        contribution" test; only the nodes that ``end`` reaches run, found once per target.
+        Contributions to constants and to grad: false inputs are added too, and dropped.
+        """
+        order, missed = self._reach(end)
+        grads: list[Any] = [-0.0] * (self.n_names + len(self.constants))
+        grads[end] = 1.0
+        i = 0
+        try:
+            for i, k, a, b in order:
+                if b >= 0:
+                    da, db = layers[i].backward(grads[k])
+                    grads[a] += da
+                    grads[b] += db
+                else:
+                    grads[a] += layers[i].backward(grads[k])
+        except (ValueError, TypeError, ArithmeticError, IndexError) as err:
+            raise _failure(graph, i, " backward", err) from None
+        del grads[self.n_names :]
+        for s in missed:
+            grads[s] = 0.0
+        return grads
 
     def backward(self, graph: Graph, values: list[Any], layers: list[Any], end: int) -> list[Any]:
         """Gradients of slot ``end`` with respect to every slot (None where none flows)."""
@@ -262,7 +382,7 @@ class _Plan:
     ) -> list[Any]:
         """``backward``, also recording every contribution in the order it is added."""
         base = self.n_inputs
-        names = self.names
+        names = list(self.index)
         grads: list[Any] = [None] * len(values)
         grads[end] = _ones_like(values[end])
         for i in range(end - base, -1, -1):
@@ -283,6 +403,12 @@ class _Plan:
                     grads[s] = d if grads[s] is None else grads[s] + d
                     contributions.append(Contribution(names[base + i], names[s], dout, d, grads[s]))
         return grads
+
+
+def _layer_class(op: str, exact: bool) -> Any:
+    """The op's layer class, float or (``exact``) exact; evaluate() has refused inexact ops."""
+    spec = OPS[op]
+    return spec.exact_layer_class() if exact else spec.layer_class()
 
 
 def _surely_finite(items: list[Any]) -> bool:
@@ -427,7 +553,7 @@ def _finite(value: Any) -> bool:
 
 
 def _non_finite(
-    graph: Graph, names: list[str], values: list[Any], grads: dict[str, Any]
+    graph: Graph, names: list[str], values: list[Any], grads: list[Any]
 ) -> list[Diagnostic]:
     """Warnings at the first value and the first gradient that is NaN or infinite."""
     warnings = []
@@ -441,8 +567,7 @@ def _non_finite(
                 )
             )
             break
-    for name in reversed(names):
-        grad = grads[name]
+    for name, grad in zip(reversed(names), reversed(grads), strict=True):
         if grad is not None and not _finite(grad):
             warnings.append(
                 graph.locate(

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bpcalc.engine.plan import _Plan, _zeros_like
-from bpcalc.engine.sizes import check_sizes
-from bpcalc.errors import UsageProblem
+from bpcalc.engine.plan import _zeros_like, compiled_plan
 from bpcalc.loading.graph import Graph
 from bpcalc.runtime import gc_paused
 
@@ -27,16 +25,12 @@ class GradientStep:
     """
 
     def __init__(self, graph: Graph, target: str, wrt: Sequence[str]) -> None:
-        if target not in graph.inputs and target not in graph.node_by_name:
-            raise UsageProblem(graph.unknown_name_message(target), about="of")
-        check_sizes(graph)
-        plan = graph.plans.get(False)
-        if plan is None:
-            plan = graph.plans[False] = _Plan(graph)
+        with gc_paused():
+            plan = compiled_plan(graph, target)
         self.graph = graph
         self.plan: Any = plan
-        self.end = plan.slot[target]
-        self.wrt = [plan.slot[name] for name in wrt]
+        self.end = plan.index[target]
+        self.wrt = [plan.index[name] for name in wrt]
 
     def __call__(self, values: list[Any]) -> tuple[Any, list[Any]]:
         import numpy as np
