@@ -160,9 +160,14 @@ class _Plan:
             if attrs[i] is not EMPTY:  # an op's attributes go to its layers' __init__
                 factories[i] = partial(factories[i], **attrs[i])
 
-        # Per node, for the forward pass: (layer class, arity, a, b, c), unused slots -1.
+        # Per node, for the forward pass: (layer class, arity, a, b, c), unused slots -1;
+        # and when every node has one or two inputs, (layer class, its slot, a, b).
         self.steps: list[tuple[Any, int, int, int, int]]
         self.steps = list(zip(factories, arities, a_col, b_col, c_col, strict=True))
+        self.pairs: list[tuple[Any, int, int, int]] | None = None
+        if max(arities, default=0) <= 2:
+            own = range(self.n_inputs, self.n_inputs + n)
+            self.pairs = list(zip(factories, own, a_col, b_col, strict=True))
         # For the backward pass: (arity, or 0 if no argument wants a gradient; the slots,
         # -1 where none is wanted).
         self.back: list[tuple[int, int, int, int]]
@@ -249,6 +254,15 @@ class _Plan:
         keep = layers.append
         k = self.n_inputs
         try:
+            if self.pairs is not None:  # the same loop, with one branch per node
+                for layer_class, k, a, b in self.pairs:
+                    layer = layer_class()
+                    if b >= 0:
+                        values[k] = layer.forward(values[a], values[b])
+                    else:
+                        values[k] = layer.forward(values[a])
+                    keep(layer)
+                return values, layers
             for layer_class, arity, a, b, c in self.steps:
                 layer = layer_class()
                 if arity == 2:

@@ -6,7 +6,9 @@ one input, a tuple otherwise (the book's ``Affine`` and ``SoftmaxWithLoss`` retu
 here they return one gradient per input too, and keep ``dW``/``db`` as attributes as well).
 
 Values are Python floats or float64 numpy arrays; scalars stay floats because numpy scalars
-are several times slower per operation. Conventions follow PyTorch: relu'(0) = 0, broadcast
+are several times slower per operation. The layers of scalar graphs declare ``__slots__``
+(set by ``forward``): one is made per node on every evaluation, and without a ``__dict__`` it
+is made and freed faster. Conventions follow PyTorch: relu'(0) = 0, broadcast
 gradients are summed back to each input's shape, and ``dout`` is never modified in place.
 """
 
@@ -66,8 +68,9 @@ def _div(x: Value, y: Value) -> Value:
 class MulLayer:
     """z = x * y; the gradients are the inputs swapped."""
 
-    x: Value = None
-    y: Value = None
+    __slots__ = ("x", "y")
+    x: Value
+    y: Value
 
     def forward(self, x: Value, y: Value) -> Value:
         self.x = x
@@ -84,8 +87,9 @@ class MulLayer:
 class AddLayer:
     """z = x + y; the gradient passes through unchanged."""
 
-    x: Value = None
-    y: Value = None
+    __slots__ = ("x", "y")
+    x: Value
+    y: Value
 
     def forward(self, x: Value, y: Value) -> Value:
         self.x = x
@@ -102,8 +106,9 @@ class AddLayer:
 class SubLayer:
     """z = x - y."""
 
-    x: Value = None
-    y: Value = None
+    __slots__ = ("x", "y")
+    x: Value
+    y: Value
 
     def forward(self, x: Value, y: Value) -> Value:
         self.x = x
@@ -120,9 +125,10 @@ class SubLayer:
 class DivLayer:
     """z = x / y; dz/dx = 1/y, dz/dy = -x/y**2 = -z/y."""
 
-    y: Value = None
-    x: Value = None
-    out: Value = None
+    __slots__ = ("out", "x", "y")
+    y: Value
+    x: Value
+    out: Value
 
     def forward(self, x: Value, y: Value) -> Value:
         self.x = x
@@ -203,6 +209,8 @@ def _matmul_grads(x: Value, y: Value, dout: Value) -> tuple[Value, Value]:
 class NegLayer:
     """z = -x."""
 
+    __slots__ = ()
+
     def forward(self, x: Value) -> Value:
         return -x
 
@@ -212,6 +220,8 @@ class NegLayer:
 
 class IdentityLayer:
     """z = x: a node defined as another node's name."""
+
+    __slots__ = ()
 
     def forward(self, x: Value) -> Value:
         return x
@@ -223,7 +233,8 @@ class IdentityLayer:
 class ExpLayer:
     """z = exp(x); dz/dx = z."""
 
-    out: Value = None
+    __slots__ = ("out",)
+    out: Value
 
     def forward(self, x: Value) -> Value:
         if _is_scalar(x):
@@ -242,7 +253,8 @@ class ExpLayer:
 class LogLayer:
     """z = ln(x); dz/dx = 1/x."""
 
-    x: Value = None
+    __slots__ = ("x",)
+    x: Value
 
     def forward(self, x: Value) -> Value:
         self.x = x
@@ -257,7 +269,8 @@ class LogLayer:
 class TanhLayer:
     """z = tanh(x); dz/dx = 1 - z**2."""
 
-    out: Value = None
+    __slots__ = ("out",)
+    out: Value
 
     def forward(self, x: Value) -> Value:
         self.out = math.tanh(x) if type(x) is float or _is_scalar(x) else np.tanh(x)
@@ -270,7 +283,8 @@ class TanhLayer:
 class Relu:
     """z = max(x, 0); relu'(0) = 0 as in PyTorch. Works on floats, unlike the book's."""
 
-    mask: Value = None  # True where x <= 0
+    __slots__ = ("mask",)
+    mask: Value  # True where x <= 0
 
     def forward(self, x: Value) -> Value:
         self.mask = x <= 0
@@ -287,7 +301,8 @@ class Relu:
 class Sigmoid:
     """z = 1 / (1 + exp(-x)), computed without overflow; dz/dx = z (1 - z)."""
 
-    out: Value = None
+    __slots__ = ("out",)
+    out: Value
 
     def forward(self, x: Value) -> Value:
         if _is_scalar(x):
@@ -485,7 +500,8 @@ def _pick(mask: Value, dout: Value, other: Value) -> Value:
 class SqrtLayer:
     """z = sqrt(x); dz/dx = 1 / (2 z), inf at 0 (PyTorch)."""
 
-    out: Value = None
+    __slots__ = ("out",)
+    out: Value
 
     def forward(self, x: Value) -> Value:
         self.out = _unary(math.sqrt, np.sqrt, x)
@@ -498,7 +514,8 @@ class SqrtLayer:
 class SquareLayer:
     """z = x ** 2; dz/dx = 2x."""
 
-    x: Value = None
+    __slots__ = ("x",)
+    x: Value
 
     def forward(self, x: Value) -> Value:
         self.x = x
@@ -511,7 +528,8 @@ class SquareLayer:
 class AbsLayer:
     """z = |x|; dz/dx = sign(x), 0 at 0 (PyTorch)."""
 
-    x: Value = None
+    __slots__ = ("x",)
+    x: Value
 
     def forward(self, x: Value) -> Value:
         self.x = x
@@ -527,7 +545,8 @@ class AbsLayer:
 class SinLayer:
     """z = sin(x); dz/dx = cos(x)."""
 
-    x: Value = None
+    __slots__ = ("x",)
+    x: Value
 
     def forward(self, x: Value) -> Value:
         self.x = x
@@ -540,7 +559,8 @@ class SinLayer:
 class CosLayer:
     """z = cos(x); dz/dx = -sin(x)."""
 
-    x: Value = None
+    __slots__ = ("x",)
+    x: Value
 
     def forward(self, x: Value) -> Value:
         self.x = x
