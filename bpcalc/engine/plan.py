@@ -160,14 +160,6 @@ class _Plan:
             if attrs[i] is not EMPTY:  # an op's attributes go to its layers' __init__
                 factories[i] = partial(factories[i], **attrs[i])
 
-        # Per node, for the forward pass: (layer class, arity, a, b, c), unused slots -1;
-        # and when every node has one or two inputs, (layer class, its slot, a, b).
-        self.steps: list[tuple[Any, int, int, int, int]]
-        self.steps = list(zip(factories, arities, a_col, b_col, c_col, strict=True))
-        self.pairs: list[tuple[Any, int, int, int]] | None = None
-        if max(arities, default=0) <= 2:
-            own = range(self.n_inputs, self.n_inputs + n)
-            self.pairs = list(zip(factories, own, a_col, b_col, strict=True))
         # For the backward pass: (arity, or 0 if no argument wants a gradient; the slots,
         # -1 where none is wanted).
         self.back: list[tuple[int, int, int, int]]
@@ -187,6 +179,22 @@ class _Plan:
                 self.wide_back[i] = wants = tuple(map(pick, wide))
                 back_arities[i] = arities[i] if max(wants) >= 0 else 0
             self.back = list(zip(back_arities, wa, wb, wc, strict=True))
+            # Layers that can skip a gradient are told which inputs want one.
+            told = {op for op, cls in classes.items() if hasattr(cls, "needs_input_grad")}
+            for i in compress(range(n), map(told.__contains__, ops)):
+                arity, *slots = self.back[i]
+                receivers = self.wide_back.get(i) or slots[: arities[i]]
+                if arity and min(receivers) < 0:
+                    needs = tuple(s >= 0 for s in receivers)
+                    factories[i] = partial(_told, factories[i], needs)
+        # Per node, for the forward pass: (layer class, arity, a, b, c), unused slots -1;
+        # and when every node has one or two inputs, (layer class, its slot, a, b).
+        self.steps: list[tuple[Any, int, int, int, int]]
+        self.steps = list(zip(factories, arities, a_col, b_col, c_col, strict=True))
+        self.pairs: list[tuple[Any, int, int, int]] | None = None
+        if max(arities, default=0) <= 2:
+            own = range(self.n_inputs, self.n_inputs + n)
+            self.pairs = list(zip(factories, own, a_col, b_col, strict=True))
         # A graph of floats: every input and constant a float, and no node whose layer could
         # make something else of floats: one with attributes (reshape makes an array) or of
         # three inputs or more (affine and the CNN ops take arrays).
@@ -419,6 +427,14 @@ class _Plan:
         return grads
 
 
+def _told(factory: Any, needs: tuple[bool, ...]) -> Any:
+    """A layer told which of its inputs want a gradient (``needs_input_grad``, as PyTorch
+    tells its autograd functions): its backward may leave the others out (None)."""
+    layer = factory()
+    layer.needs_input_grad = needs
+    return layer
+
+
 def _layer_class(op: str, exact: bool) -> Any:
     """The op's layer class, float or (``exact``) exact; evaluate() has refused inexact ops."""
     spec = OPS[op]
@@ -558,12 +574,11 @@ def _filled_like(value: Any, number: int) -> Any:
 def _finite(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
+    if is_fraction(value) or value.dtype.kind == "O":
+        return True  # exact rationals are always finite
     import numpy as np
 
-    if is_fraction(value) or value.dtype == np.dtype(object):
-        return True  # exact rationals are always finite
-
-    return bool(np.isfinite(value).all())
+    return bool(np.logical_and.reduce(np.isfinite(value), axis=None))
 
 
 def _non_finite(

@@ -96,6 +96,8 @@ class Convolution:
 
     book_weights = ("W", "b")  # what the book passes to __init__, and where backward leaves
     book_grads = ("dW", "db")  # their gradients
+    # Which inputs want a gradient, when the engine says (None: all); dx is None if x's is not.
+    needs_input_grad: tuple[bool, ...] | None = None
 
     def __init__(self, W: Value = None, b: Value = None, stride: int = 1, pad: int = 0) -> None:
         self.W = W
@@ -137,8 +139,10 @@ class Convolution:
         dout = np.asarray(dout, dtype=np.float64).transpose(0, 2, 3, 1).reshape(-1, FN)
         self.db = _sum_to(np.sum(dout, axis=0), self.b)
         self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
-        dcol = np.dot(dout, self.col_W.T)
-        dx = col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+        dx = None
+        if self.needs_input_grad is None or self.needs_input_grad[0]:
+            dcol = np.dot(dout, self.col_W.T)
+            dx = col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
         return dx if self.book else (dx, self.dW, self.db)
 
 

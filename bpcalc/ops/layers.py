@@ -180,6 +180,8 @@ class MatMulLayer:
 
     x: Value = None
     y: Value = None
+    # Which inputs want a gradient, when the engine says (None: all); the others' are None.
+    needs_input_grad: tuple[bool, ...] | None = None
 
     def forward(self, x: Value, y: Value) -> Value:
         self.x = x
@@ -187,11 +189,14 @@ class MatMulLayer:
         return _scalar(np.matmul(x, y))
 
     def backward(self, dout: Value) -> tuple[Value, Value]:
-        return _matmul_grads(self.x, self.y, dout)
+        return _matmul_grads(self.x, self.y, dout, self.needs_input_grad)
 
 
-def _matmul_grads(x: Value, y: Value, dout: Value) -> tuple[Value, Value]:
-    """Gradients of x @ y, promoting 1-D operands to matrices the way matmul does."""
+def _matmul_grads(
+    x: Value, y: Value, dout: Value, needs: tuple[bool, ...] | None = None
+) -> tuple[Value, Value]:
+    """Gradients of x @ y, promoting 1-D operands to matrices the way matmul does; None for
+    one that ``needs`` says is not wanted."""
     x, y = np.asarray(x), np.asarray(y)
     x2 = x[np.newaxis, :] if x.ndim == 1 else x
     y2 = y[:, np.newaxis] if y.ndim == 1 else y
@@ -201,8 +206,11 @@ def _matmul_grads(x: Value, y: Value, dout: Value) -> tuple[Value, Value]:
         d2 = np.expand_dims(d2, -1)
     if x.ndim == 1:
         d2 = np.expand_dims(d2, -2)
-    dx = _sum_to(d2 @ np.swapaxes(y2, -1, -2), x2).reshape(x.shape)
-    dy = _sum_to(np.swapaxes(x2, -1, -2) @ d2, y2).reshape(y.shape)
+    dx = dy = None
+    if needs is None or needs[0]:
+        dx = _sum_to(d2 @ np.swapaxes(y2, -1, -2), x2).reshape(x.shape)
+    if needs is None or needs[1]:
+        dy = _sum_to(np.swapaxes(x2, -1, -2) @ d2, y2).reshape(y.shape)
     return dx, dy
 
 
@@ -396,6 +404,8 @@ class Affine:
     db: Value = None
     original_x_shape: tuple[int, ...] | None = None  # set when x was flattened
     _xw: Value = None
+    # Which inputs want a gradient, when the engine says (None: all); the others' are None.
+    needs_input_grad: tuple[bool, ...] | None = None
 
     def forward(self, x: Value, W: Value, b: Value) -> Value:
         if isinstance(x, np.ndarray) and x.ndim > 2:
@@ -408,9 +418,10 @@ class Affine:
         return _scalar(self._xw + b)
 
     def backward(self, dout: Value) -> tuple[Value, Value, Value]:
-        dx, self.dW = _matmul_grads(self.x, self.W, _sum_to(dout, self._xw))
-        self.db = _sum_to(dout, self.b)
-        if self.original_x_shape is not None:
+        needs = self.needs_input_grad
+        dx, self.dW = _matmul_grads(self.x, self.W, _sum_to(dout, self._xw), needs)
+        self.db = _sum_to(dout, self.b) if needs is None or needs[2] else None
+        if self.original_x_shape is not None and dx is not None:
             dx = dx.reshape(self.original_x_shape)
         return dx, self.dW, self.db
 
@@ -429,6 +440,8 @@ class SoftmaxWithLoss:
     _logp: Any = None
     _targets: Any = None  # probability rows, shaped like the batch
     _x_shape: tuple[int, ...] = ()
+    # Which inputs want a gradient, when the engine says (None: all); the others' are None.
+    needs_input_grad: tuple[bool, ...] | None = None
 
     def forward(self, x: Value, t: Value) -> Value:
         x = np.asarray(x, dtype=np.float64)
@@ -469,7 +482,9 @@ class SoftmaxWithLoss:
         weight = self._targets.sum(axis=1, keepdims=True)  # 1 for one-hot rows
         dx = (self.y * weight - self._targets) * (dout / n)
         t_shape = np.shape(self.t)
-        if t_shape == self._x_shape:
+        if self.needs_input_grad is not None and not self.needs_input_grad[1]:
+            dt = None
+        elif t_shape == self._x_shape:
             dt = _scalar((-self._logp * (dout / n)).reshape(t_shape))
         else:
             # Loss is piecewise constant in a class index: its derivative is 0 where it exists.
