@@ -12,12 +12,14 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpcalc import loads
 from bpcalc.errors import GraphError
+from bpcalc.ops.table import OPS as OP_TABLE
 
 OPS = ("add", "sub", "mul", "tanh")
 
@@ -200,3 +202,80 @@ class TestLoadingFastPaths:
         warning = graph.evaluate().warnings[0]
         assert (warning.line, warning.col) == (4, 6)  # where y's expression starts
         assert warning.source_line == "  y: x * x"
+
+
+class TestResultsByName:
+    """Evaluation.values and .grads read the engine's lists through the plan's shared
+    name index; they behave as the read-only dicts they replace."""
+
+    TEXT = "inputs:\n  a: 2\n  b: {value: 3, grad: false}\nnodes:\n  c: a * b\n  d: c + a\n"
+
+    def test_they_read_as_the_dicts_would(self) -> None:
+        result = loads(self.TEXT).evaluate()
+        values = {"a": 2.0, "b": 3.0, "c": 6.0, "d": 8.0}
+        grads = {"a": 4.0, "b": None, "c": 1.0, "d": 1.0}
+        for mapping, expected in ((result.values, values), (result.grads, grads)):
+            assert mapping == expected and expected == mapping
+            assert list(mapping) == list(expected)
+            assert list(mapping.items()) == list(expected.items())
+            assert list(mapping.values()) == list(expected.values())
+            assert list(mapping.keys()) == list(expected)
+            assert len(mapping) == len(expected)
+            assert "a" in mapping and "zz" not in mapping and mapping.get("zz") is None
+            assert mapping.get("a") == expected["a"]
+            assert dict(mapping) == expected
+            assert repr(mapping) == repr(expected)
+        with pytest.raises(KeyError):
+            result.values["zz"]
+
+    def test_they_are_read_only(self) -> None:
+        result = loads(self.TEXT).evaluate()
+        with pytest.raises(TypeError):
+            result.values["a"] = 1.0  # type: ignore[index]
+
+    def test_two_evaluations_of_one_graph_compare_by_content(self) -> None:
+        graph = loads(self.TEXT)
+        first, second = graph.evaluate(), graph.evaluate(of="c")
+        assert first.values == second.values
+        assert first.grads != second.grads
+
+
+class TestGradientsNobodyWants:
+    """Layers are told which inputs want a gradient and may skip the others; the plan never
+    reads those, so the results equal the reference's (see test_engine_reference)."""
+
+    NET = (
+        "inputs:\n  x: {value: [[1, 2], [3, 4]], grad: false}\n"
+        "  t: {value: [[0, 1], [1, 0]], grad: false}\n"
+        "  W: [[0.5, -1], [2, 0.25]]\n  b: [0.1, -0.2]\n"
+        "nodes:\n  a: affine(x, W, b)\n  loss: softmax_with_loss(a, t)\n"
+    )
+
+    def test_the_plan_tells_each_layer_which_inputs_want_a_gradient(self) -> None:
+        graph = loads(self.NET)
+        graph.evaluate()
+        affine, loss = (step[0]() for step in graph.plans[False].steps)
+        assert affine.needs_input_grad == (False, True, True)
+        assert loss.needs_input_grad == (True, False)
+
+    @pytest.mark.parametrize(
+        ("op", "needs", "skipped"),
+        [("affine", (False, True, True), 0), ("softmax_with_loss", (True, False), 1)],
+    )
+    def test_told_layers_leave_out_what_nobody_wants_and_compute_the_rest_the_same(
+        self, op: str, needs: tuple[bool, ...], skipped: int
+    ) -> None:
+        graph = loads(self.NET)
+        x, t, W, b = (graph.inputs[n].value for n in ("x", "t", "W", "b"))
+        inputs = (x, W, b) if op == "affine" else (x, t)
+        results = []
+        for told in (None, needs):
+            layer = OP_TABLE[op].layer_class()()
+            layer.needs_input_grad = told
+            out = layer.forward(*inputs)
+            results.append(layer.backward(np.ones_like(out) if op == "affine" else 1.0))
+        full, partial = results
+        assert partial[skipped] is None and full[skipped] is not None
+        for i, grad in enumerate(full):
+            if i != skipped:
+                assert grad.tobytes() == partial[i].tobytes()
