@@ -156,7 +156,9 @@ def measure(repeat: int) -> Table:
     # The book adds 1e-7 inside the log; bpcalc's log-softmax does not: losses agree closely.
     assert abs(result.values["loss"] - loss) < 1e-5, (result.values["loss"], loss)
     assert np.allclose(result.grads["W1"], dW1) and np.allclose(result.grads["W2"], dW2)
-    table = Table("Tensors: two-layer net 784-50-10, batch 100, forward + backward")
+    table = Table(
+        "Tensors: two-layer net 784-50-10, batch 100, forward + backward, one BLAS thread"
+    )
     book_row = Row("book's numpy layers (hand-written)")
     calls: list[tuple[Row, Any]] = [
         (book_row, book),
