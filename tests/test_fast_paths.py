@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from bpcalc import loads
 from bpcalc.errors import GraphError
+from bpcalc.limits import Limits
+from bpcalc.loading.inputs import InputValue
 from bpcalc.ops.table import OPS as OP_TABLE
 
 OPS = ("add", "sub", "mul", "tanh")
@@ -279,3 +281,25 @@ class TestGradientsNobodyWants:
         for i, grad in enumerate(full):
             if i != skipped:
                 assert grad.tobytes() == partial[i].tobytes()
+
+
+class TestSizesCheckedOncePerGraph:
+    """A compiled plan stands for sizes checked: a graph's input shapes never change, and
+    ``with_inputs`` makes a new graph, whose sizes are checked again."""
+
+    TEXT = "inputs:\n  u: [1, 2, 3]\n  v: [1, 2, 3]\nnodes:\n  outer: matmul(u, v)\n"
+
+    def test_new_input_values_are_checked_again(self) -> None:
+        graph = loads(self.TEXT, limits=Limits(max_elements=10))
+        assert graph.evaluate().values["outer"] == 14.0
+        column = InputValue(np.ones((4, 1)))
+        with pytest.raises(GraphError, match="would hold 12 elements"):
+            graph.with_inputs({"u": column, "v": InputValue(np.ones((1, 3)))}).evaluate()
+        assert graph.evaluate(of="u").grads["v"].tolist() == [0.0, 0.0, 0.0]  # the old plan
+
+    def test_a_refused_graph_stays_refused(self) -> None:
+        text = "inputs:\n  u: [[1], [2], [3]]\n  v: [[1, 2, 3]]\nnodes:\n  outer: matmul(u, v)\n"
+        graph = loads(text, limits=Limits(max_elements=5))
+        for _ in range(2):
+            with pytest.raises(GraphError, match="would hold 9 elements"):
+                graph.evaluate()
