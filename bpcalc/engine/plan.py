@@ -54,8 +54,10 @@ def compiled_plan(
     """The graph's plan (compiled on first use, then kept with the graph), once ``target`` is
     known to be one of its names and the sizes are checked.
 
-    A graph's input values, shapes and ``grad`` flags do not change (``with_inputs`` makes a
-    new graph), so a compiled plan means the sizes were checked already.
+    A graph keeps its input values (the objects: an array's elements may be changed in
+    place, as the gradient check does, but not its shape), their ``grad`` flags and its
+    nodes; ``with_inputs`` makes a new graph. So the plan reads them once, and a compiled
+    plan means the sizes were checked already.
     """
     plan: _Plan | None = graph.plans.get(exact)
     if plan is not None:
