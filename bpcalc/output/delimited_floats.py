@@ -1,10 +1,12 @@
 """CSV or TSV lines of float64 rows, every number as ``repr`` writes it, formatted in C.
 
-orjson writes a whole float64 matrix as JSON with a shortest round-trip formatter: the digits
-are repr's, and so is the text except for NaN and infinities (``null``) and numbers below 1e-4
-in size (``0.00001`` and ``1e-7`` where repr writes ``1e-05`` and ``1e-07``). The matrix
-``[[a,b],[c,d]]`` becomes the lines ``a,b`` and ``c,d``; rows that hold one of those numbers
-are written by the caller's fallback instead. tests/test_batch.py compares the text with repr.
+orjson writes a whole float64 matrix as JSON with a shortest round-trip formatter, and in
+fixed notation, where repr uses it too (1e-4 <= |x| < 1e16, and zeros), its text is repr's:
+the same shortest digits, ``.0`` after a whole number. The matrix ``[[a,b],[c,d]]`` becomes
+the lines ``a,b`` and ``c,d``. Rows holding any other number (NaN and infinities, which orjson
+writes as ``null``, and the numbers repr writes in scientific notation, where orjson's
+exponents and thresholds differ: ``1e-7`` for ``1e-07``) are written by the caller's
+fallback instead. tests/test_batch.py compares the text with repr.
 
 orjson is imported only here, on the ``--batch`` path.
 """
@@ -20,16 +22,15 @@ if TYPE_CHECKING:
 
     Floats = NDArray[np.float64]
 
-# Nonzero numbers below this are written by the fallback, with those orjson writes as null.
-# It is where repr turns to scientific notation: float(1e-4) is just above 10**-4, so every
-# float64 below it has a shortest decimal below 10**-4, and no other has.
-_SMALLEST_LIKE_REPR = 1e-4
+# repr's fixed notation: float(1e-4) is just above 10**-4 and float(1e16) is 10**16, so a
+# float64 has a shortest decimal in [10**-4, 10**16) exactly when it is in this range.
+_FIXED_NOTATION = (1e-4, 1e16)
 
 
 def delimited_lines(matrix: Floats, separator: bytes, fallback: Callable[[Floats], bytes]) -> bytes:
     """One line per row of ``matrix`` (rows x columns), cells joined by ``separator``, each
     line ending in LF. ``fallback(rows)`` must give the lines of the rows it is passed, in the
-    same layout; it is called once, for the rows orjson would not write as repr does."""
+    same layout; it is called once, for the rows with a number outside fixed notation."""
     import numpy as np
     import orjson
 
@@ -40,8 +41,9 @@ def delimited_lines(matrix: Floats, separator: bytes, fallback: Callable[[Floats
     if separator != b",":
         text = text.replace(b",", separator)  # no number is written with a comma
     size = np.abs(matrix)
-    unlike_repr = ~np.isfinite(matrix) | ((size < _SMALLEST_LIKE_REPR) & (size != 0))
-    redo = np.flatnonzero(unlike_repr.any(axis=1))
+    low, high = _FIXED_NOTATION
+    fixed = ((size >= low) & (size < high)) | (size == 0)  # False for NaN
+    redo = np.flatnonzero(~fixed.all(axis=1))
     if not redo.size:
         return text + b"\n"
     lines = text.split(b"\n")
