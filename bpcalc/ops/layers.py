@@ -13,19 +13,31 @@ gradients are summed back to each input's shape, and ``dout`` is never modified 
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import numpy as np
+import sys
+from typing import TYPE_CHECKING, Any
 
 from bpcalc.ops.protocol import BinaryLayer, TernaryLayer, UnaryLayer
+from bpcalc.runtime import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy", globals(), "np")  # a graph of floats never imports numpy
 
 Value = Any  # float | np.ndarray
 
 
+def _is_array(value: Value) -> bool:
+    """Whether ``value`` is a numpy array; no array exists before numpy is imported (this is
+    bpcalc.runtime.is_array again, since an exported script copies this module's helpers)."""
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.ndarray)
+
+
 def _sum_to(grad: Value, like: Value) -> Value:
     """Sum a broadcast gradient back to the shape of ``like`` (PyTorch's ``sum_to_size``)."""
-    if isinstance(like, np.ndarray):
-        if not isinstance(grad, np.ndarray):
+    if _is_array(like):
+        if not _is_array(grad):
             return np.full(like.shape, float(grad))
         if grad.shape == like.shape:
             return grad
@@ -34,16 +46,19 @@ def _sum_to(grad: Value, like: Value) -> Value:
             extra + i for i, n in enumerate(like.shape) if n == 1 and grad.shape[extra + i] != 1
         )
         return grad.sum(axis=axes).reshape(like.shape) if axes else grad.reshape(like.shape)
-    if isinstance(grad, np.ndarray):
+    if _is_array(grad):
         return float(grad.sum())
     return grad
 
 
 def _scalar(value: Value) -> Value:
     """A 0-d array or numpy scalar as a Python float; anything else unchanged."""
-    if isinstance(value, np.ndarray):
+    numpy = sys.modules.get("numpy")
+    if numpy is None:  # then no value is an array or a numpy scalar
+        return value
+    if isinstance(value, numpy.ndarray):
         return float(value) if value.ndim == 0 else value
-    return float(value) if isinstance(value, np.floating) else value
+    return float(value) if isinstance(value, numpy.floating) else value
 
 
 def _np(func: Any, *args: Value) -> Value:
@@ -53,7 +68,8 @@ def _np(func: Any, *args: Value) -> Value:
 
 
 def _is_scalar(value: Value) -> bool:
-    return not isinstance(value, np.ndarray)
+    numpy = sys.modules.get("numpy")
+    return numpy is None or not isinstance(value, numpy.ndarray)
 
 
 def _div(x: Value, y: Value) -> Value:
