@@ -18,11 +18,11 @@ HEAVY = ("numpy", "rich", "yaml")
 
 
 def imported_modules(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, flags: tuple[str, ...] = ()
 ) -> tuple[set[str], str]:
-    """Run ``python -X importtime -m bpcalc ARGS`` with stdout a pipe; (modules, stdout)."""
+    """Run ``python FLAGS -X importtime -m bpcalc ARGS`` with stdout a pipe; (modules, stdout)."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "bpcalc", *args],
+        [sys.executable, *flags, "-X", "importtime", "-m", "bpcalc", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -89,6 +89,55 @@ class TestPipedResultsStayLight:
         modules, stdout = imported_modules(["run", "apple_orange"], tmp_path)
         assert stdout.splitlines()[0].split("\t") == ["apple", "100.0", "2.2"]
         assert "rich" not in modules
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["grad", "apple_orange", "--wrt", "apple"],
+            ["grad", "apple_orange", "--wrt", "apple", "-o", "json"],
+            ["run", "apple_orange"],
+            ["run", "apple_orange", "-o", "json"],
+            ["run", "apple_orange", "-o", "tsv"],
+            ["run", "apple_orange", "-o", "csv"],
+            ["run", "apple_orange", "-o", "table"],
+            ["run", "cs231n", "--set", "x=3"],
+            ["trace", "cs231n"],
+        ],
+    )
+    def test_a_graph_of_floats_never_imports_numpy(self, tmp_path: Path, args: list[str]) -> None:
+        """Scalar inputs and no attributes: every value is a float, so numpy (a third of the
+        start-up) is never imported, whatever the output format."""
+        modules, stdout = imported_modules(args, tmp_path)
+        assert stdout
+        assert "numpy" not in modules
+
+    def test_a_graph_of_arrays_still_imports_numpy(self, tmp_path: Path) -> None:
+        """The same commands on a tensor graph, or with an array set on the command line,
+        import numpy and print the arrays (the check above can see numpy)."""
+        modules, stdout = imported_modules(["run", "activations", "-o", "json"], tmp_path)
+        assert json.loads(stdout)["values"]["x"] == [-2.0, -0.5, 0.0, 0.5, 2.0]
+        assert "numpy" in modules
+        modules, stdout = imported_modules(
+            ["grad", "apple_orange", "--wrt", "apple", "--set", "apple=[1, 2]"], tmp_path
+        )
+        assert stdout == "[2.2, 2.2]\n"
+        assert "numpy" in modules
+
+    def test_floats_that_overflow_give_ieee_results_without_a_warning(self, tmp_path: Path) -> None:
+        """Without numpy's errstate (no array, so evaluate sets none), a float op that
+        overflows or divides by zero still gives inf or nan, as numpy would, and Python
+        prints no RuntimeWarning: -W error would make one fail the command."""
+        graph = tmp_path / "ieee.yaml"
+        graph.write_text(
+            "inputs: {x: 0, y: -1, big: 1000}\n"
+            "nodes:\n  a: 1 / x\n  b: log(x)\n  c: sqrt(y)\n  d: big ** big\n"
+            "  e: exp(big)\n  f: x ** y + maximum(x, y) + sin(a) + c\n"
+            "output: f\n",
+            encoding="utf-8",
+        )
+        _, stdout = imported_modules(["run", str(graph)], tmp_path, flags=("-W", "error"))
+        values = {row.split("\t")[0]: row.split("\t")[1] for row in stdout.splitlines()}
+        assert [values[name] for name in "abcdef"] == ["inf", "-inf", "nan", "inf", "inf", "nan"]
 
     def test_importing_the_package_imports_no_heavy_library(self, tmp_path: Path) -> None:
         """``import bpcalc`` alone (the API's entry) imports neither numpy, rich nor PyYAML."""
