@@ -20,7 +20,8 @@ HEAVY = ("numpy", "rich", "yaml")
 def imported_modules(
     args: list[str], cwd: Path, env: dict[str, str] | None = None, flags: tuple[str, ...] = ()
 ) -> tuple[set[str], str]:
-    """Run ``python FLAGS -X importtime -m bpcalc ARGS`` with stdout a pipe; (modules, stdout)."""
+    """Run ``python FLAGS -X importtime -m bpcalc ARGS`` with stdout a pipe; (modules, stdout),
+    the modules by full name and by package (``bpcalc.errors`` and ``bpcalc``)."""
     result = subprocess.run(
         [sys.executable, *flags, "-X", "importtime", "-m", "bpcalc", *args],
         capture_output=True,
@@ -35,7 +36,7 @@ def imported_modules(
     for line in result.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
             name = line.rsplit("|", 1)[1].strip()
-            modules.add(name.split(".")[0])
+            modules |= {name, name.split(".")[0]}  # bpcalc.errors, and bpcalc
     assert "click" in modules, "importtime output was not read"
     return modules, result.stdout
 
@@ -51,6 +52,16 @@ class TestHelpAndCompletionStayLight:
         modules, stdout = imported_modules(["--help"], tmp_path)
         assert "Usage:" in stdout and "grad" in stdout
         assert modules.isdisjoint(HEAVY), modules & set(HEAVY)
+
+    def test_help_imports_no_more_than_click_and_the_op_table(self, tmp_path: Path) -> None:
+        """``bpcalc --help`` leaves out what only a command needs: bpcalc's errors (and
+        dataclasses, for the op table is of NamedTuples), and shutil, which click's help
+        formatter would import (with zlib, bz2 and lzma) to read the terminal's width."""
+        modules, stdout = imported_modules(["--help"], tmp_path)
+        assert "Ops: add, sub, mul" in stdout
+        assert "bpcalc.ops.table" in modules
+        light = {"bpcalc.errors", "dataclasses", "shutil"}
+        assert modules.isdisjoint(light), modules & light
 
     def test_command_help_imports_neither_numpy_nor_rich(self, tmp_path: Path) -> None:
         """``bpcalc grad --help`` shows the options without importing numpy or rich."""
