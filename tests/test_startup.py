@@ -167,3 +167,23 @@ class TestPipedResultsStayLight:
         modules = {name.split(".")[0] for name in json.loads(result.stdout)}
         assert "bpcalc" in modules
         assert modules.isdisjoint(HEAVY), modules & set(HEAVY)
+
+    def test_the_api_evaluates_a_graph_of_floats_without_numpy(self, tmp_path: Path) -> None:
+        """``loads(...).evaluate()`` of scalars, forward and backward, leaves numpy out too."""
+        code = (
+            "import sys, bpcalc\n"
+            "result = bpcalc.loads('inputs: {x: 2, y: 3}\\nnodes:\\n  z: tanh(x * y) + x / y\\n')"
+            ".evaluate()\n"
+            "print(result.grads['x'], 'numpy' in sys.modules)\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            check=True,
+        )
+        grad, numpy_imported = result.stdout.split()
+        assert float(grad) > 0
+        assert numpy_imported == "False"
