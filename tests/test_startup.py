@@ -122,6 +122,22 @@ class TestPipedResultsStayLight:
         assert stdout
         assert "numpy" not in modules
 
+    def test_float_ops_without_attributes_never_import_numpy(self, tmp_path: Path) -> None:
+        """math does what these ops need for a float; numpy only stands by for what math
+        refuses (sqrt(-1), log(0)), so ordinary values never import it."""
+        graph = tmp_path / "floats.yaml"
+        graph.write_text(
+            "inputs: {x: 0.5, y: 2}\nnodes:\n"
+            "  a: sqrt(x) + sin(x) * cos(y) + exp(x) / log(y) - tanh(x) + sigmoid(y)\n"
+            "  b: square(a) + softplus(y) - relu(x) + abs(-y) + x - y\n"
+            "output: b\n",
+            encoding="utf-8",
+        )
+        for command in ("run", "trace"):
+            modules, stdout = imported_modules([command, str(graph)], tmp_path)
+            assert "softplus(y)" in stdout
+            assert "numpy" not in modules
+
     def test_a_graph_of_arrays_still_imports_numpy(self, tmp_path: Path) -> None:
         """The same commands on a tensor graph, or with an array set on the command line,
         import numpy and print the arrays (the check above can see numpy)."""

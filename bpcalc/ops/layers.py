@@ -481,14 +481,15 @@ class SoftmaxWithLoss:
 # ---- the common ops (issue 12): elementwise functions, reductions, layout, softmax, losses ----
 
 
-def _unary(scalar_func: Any, array_func: Any, x: Value) -> Value:
-    """``math`` on a float (IEEE inf or nan where math raises), a numpy ufunc on an array."""
+def _unary(scalar_func: Any, ufunc: str, x: Value) -> Value:
+    """``math`` on a float (IEEE inf or nan where math raises), the numpy ufunc named
+    ``ufunc`` on an array (named, so that a float that math takes never imports numpy)."""
     if _is_scalar(x):
         try:
             return float(scalar_func(x))
         except (ValueError, OverflowError):
-            return _np(array_func, np.float64(x))
-    return _np(array_func, x)
+            return _np(getattr(np, ufunc), np.float64(x))
+    return _np(getattr(np, ufunc), x)
 
 
 def _pick(mask: Value, dout: Value, other: Value) -> Value:
@@ -504,7 +505,7 @@ class SqrtLayer:
     out: Value = None
 
     def forward(self, x: Value) -> Value:
-        self.out = _unary(math.sqrt, np.sqrt, x)
+        self.out = _unary(math.sqrt, "sqrt", x)
         return self.out
 
     def backward(self, dout: Value) -> Value:
@@ -547,10 +548,10 @@ class SinLayer:
 
     def forward(self, x: Value) -> Value:
         self.x = x
-        return _unary(math.sin, np.sin, x)
+        return _unary(math.sin, "sin", x)
 
     def backward(self, dout: Value) -> Value:
-        return dout * _unary(math.cos, np.cos, self.x)
+        return dout * _unary(math.cos, "cos", self.x)
 
 
 class CosLayer:
@@ -560,10 +561,10 @@ class CosLayer:
 
     def forward(self, x: Value) -> Value:
         self.x = x
-        return _unary(math.cos, np.cos, x)
+        return _unary(math.cos, "cos", x)
 
     def backward(self, dout: Value) -> Value:
-        return dout * -_unary(math.sin, np.sin, self.x)
+        return dout * -_unary(math.sin, "sin", self.x)
 
 
 class MaximumLayer:
