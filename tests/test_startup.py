@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+
+from bpcalc.cli.commands import SHORT_HELP
 
 HEAVY = ("numpy", "rich", "yaml")
 
@@ -86,6 +89,30 @@ class TestHelpAndCompletionStayLight:
         modules, stdout = completion(words, cword, tmp_path)
         assert expected in [line.split(",", 1)[1] for line in stdout.splitlines()]
         assert modules.isdisjoint({"numpy", "rich"}), modules & {"numpy", "rich"}
+
+    def test_completing_a_command_name_imports_no_command(self, tmp_path: Path) -> None:
+        """``bpcalc gr<TAB>`` takes the name and its help from the command table: neither
+        the command's module nor bpcalc's errors are imported for it."""
+        modules, stdout = completion("bpcalc gr", 1, tmp_path)
+        assert stdout.splitlines() == ["plain,grad"]
+        command_modules = {f"bpcalc.cli.{name}" for name in SHORT_HELP} | {"bpcalc.errors"}
+        assert modules.isdisjoint(command_modules), modules & command_modules
+
+    def test_the_table_completes_commands_as_click_would(self) -> None:
+        """The completions with help (zsh, fish) equal click's own, which imports every
+        command: each command is visible, and its short help is the table's."""
+        from click.shell_completion import CompletionItem
+
+        from bpcalc.cli import cli
+
+        ctx = click.Context(cli)
+        for incomplete in ("", "t", "gr", "x", "-", "--"):
+            ours = cli.shell_complete(ctx, incomplete)
+            clicks = click.Group.shell_complete(cli, ctx, incomplete)
+            assert all(isinstance(item, CompletionItem) for item in ours)
+            assert [(c.value, c.help, c.type) for c in ours] == [
+                (c.value, c.help, c.type) for c in clicks
+            ], incomplete
 
 
 class TestPipedResultsStayLight:

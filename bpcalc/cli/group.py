@@ -20,6 +20,8 @@ from bpcalc.cli.commands import CONTEXT, SHORT_HELP
 from bpcalc.ops.table import OPS
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from bpcalc.errors import BpcalcError
 
 # The option each argument of the library's calls comes from, named in front of a message
@@ -100,6 +102,19 @@ class BpcalcGroup(click.Group):
         module = importlib.import_module(f"bpcalc.cli.{cmd_name}")
         command: click.Command = getattr(module, cmd_name)
         return command
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """click's completion of a command's name, with its short help from the table: no
+        command module is imported for it (every command is visible, with that help)."""
+        from click.shell_completion import CompletionItem
+
+        results = [
+            CompletionItem(name, help=SHORT_HELP[name])
+            for name in self.list_commands(ctx)
+            if name.startswith(incomplete)
+        ]
+        results.extend(click.Command.shell_complete(self, ctx, incomplete))  # the options
+        return results
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list, from the table (no command module is imported for it)."""
