@@ -27,9 +27,10 @@ else:
 Value = Any  # float | np.ndarray
 
 
+# bpcalc.runtime.is_array again: `bpcalc export --standalone` copies this module's helpers.
 def _is_array(value: Value) -> bool:
-    """Whether ``value`` is a numpy array; no array exists before numpy is imported (this is
-    bpcalc.runtime.is_array again, since an exported script copies this module's helpers)."""
+    """Whether ``value`` is a numpy array, without importing numpy: no array exists before
+    numpy is imported."""
     numpy = sys.modules.get("numpy")
     return numpy is not None and isinstance(value, numpy.ndarray)
 
