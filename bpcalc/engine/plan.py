@@ -23,7 +23,7 @@ from bpcalc.loading.literals import Const
 from bpcalc.loading.schema import NodeDef, canonical_name
 from bpcalc.ops.spec import EMPTY
 from bpcalc.ops.table import OPS
-from bpcalc.runtime import gc_paused, is_fraction
+from bpcalc.runtime import gc_paused, is_array, is_fraction, numpy_quiet
 
 
 def evaluate(
@@ -44,8 +44,6 @@ def evaluate(
     target = graph.output if of is None else canonical_name(of)
     if target not in graph.inputs and target not in graph.node_by_name:
         raise UsageProblem(graph.unknown_name_message(target), about="of")
-    import numpy as np
-
     from bpcalc.engine.sizes import check_sizes
 
     if exact and graph.plans.get(exact) is None:
@@ -56,7 +54,8 @@ def evaluate(
     plan = graph.plans.get(exact)
     if plan is None:
         plan = graph.plans[exact] = _Plan(graph, exact=exact)
-    with np.errstate(all="ignore"), gc_paused():
+    # After check_sizes, which imports numpy when a value can be an array.
+    with numpy_quiet(), gc_paused():
         return plan.run(graph, target, trace=trace)
 
 
@@ -402,12 +401,12 @@ def _zeros_like(value: Any) -> Any:
 def _filled_like(value: Any, number: int) -> Any:
     """``number`` in the kind and shape of ``value``: a float, a float64 array, or with
     --exact a Fraction or an array of Fractions (never of ints, which print as floats)."""
-    import numpy as np
-
     if is_fraction(value):
         return type(value)(number)
-    if not isinstance(value, np.ndarray):
+    if not is_array(value):
         return float(number)
+    import numpy as np
+
     if value.dtype.kind == "O":
         from fractions import Fraction
 
@@ -418,11 +417,12 @@ def _filled_like(value: Any, number: int) -> Any:
 def _finite(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
+    if is_fraction(value):
+        return True  # exact rationals are always finite
     import numpy as np
 
-    if is_fraction(value) or value.dtype == np.dtype(object):
-        return True  # exact rationals are always finite
-
+    if value.dtype == np.dtype(object):
+        return True
     return bool(np.isfinite(value).all())
 
 
