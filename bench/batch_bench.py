@@ -1,17 +1,18 @@
 """`bpcalc run --batch` against a hand-written numpy script, and its memory as files grow.
 
-Run with ``uv run python bench/batch_bench.py`` (``--rows``, ``--repeat``, ``--memory-rows``
-to change the sizes). It writes bench/out/rows_1000000.csv (the apple/orange inputs: whole
-prices, counts, tax rates to two decimals), then, in one run and interleaved:
+The ``batch`` workload of bench/run.py (``uv run python bench/run.py -w batch``, with
+``--rows`` and ``--memory-rows`` for the sizes); ``python bench/batch_bench.py`` runs it
+alone. It writes bench/out/rows_1000000.csv (the apple/orange inputs: whole prices, counts,
+tax rates to two decimals), then:
 
 - ``bpcalc run apple_orange --batch rows.csv -o csv > out.csv`` and
   ``python bench/batch_numpy_baseline.py rows.csv > base.csv`` (numpy's loadtxt, explicit
-  formulas, every number written with repr), each repeated; medians and their ratio. The two
-  outputs must be byte for byte the same.
+  formulas, every number written with repr), interleaved and repeated, each a fresh process
+  with stdout a file; medians and their ratio. The two outputs must be byte for byte the same.
 - the peak resident memory of ``bpcalc run --batch`` for 10**6 and 10**7 rows (each run in a
   fresh wrapper process, so ru_maxrss of its one child is that run's peak).
 
-The figures go into docs/performance.md, "## Batch evaluation". Generated data: bench/out/.
+Generated data: bench/out/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -19,20 +20,19 @@ from __future__ import annotations
 import argparse
 import filecmp
 import os
-import platform
-import statistics
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from timing import Row, Table, command_env, interleaved
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 BPCALC = str(Path(sys.executable).parent / "bpcalc")
 BASELINE = str(HERE / "batch_numpy_baseline.py")
-TIME_TARGET = 2.0  # bpcalc within 2x of the numpy script
+TIME_TARGET = 0.3  # bpcalc within 0.3x of the numpy script (issue 15)
 MEMORY_TARGET = 1.5  # peak memory for 10x the rows within 1.5x
 
 
@@ -63,15 +63,17 @@ def make_rows(rows: int) -> Path:
     return path
 
 
-def timed(command: list[str], output: Path) -> float:
-    """Wall-clock seconds of one run with stdout to a file."""
-    with output.open("wb") as out:
-        start = time.perf_counter()
-        subprocess.run(command, stdout=out, check=True)
-        return time.perf_counter() - start
+def to_file(command: list[str], output: Path, env: dict[str, str]) -> Callable[[], None]:
+    """A call that runs ``command`` with its stdout written to ``output``."""
+
+    def run() -> None:
+        with output.open("wb") as out:
+            subprocess.run(command, stdout=out, env=env, check=True)
+
+    return run
 
 
-def peak_memory(command: list[str]) -> int:
+def peak_memory(command: list[str], env: dict[str, str]) -> int:
     """Peak resident memory (bytes) of one run, measured in a fresh wrapper process."""
     wrapper = (
         "import resource, subprocess, sys\n"
@@ -83,70 +85,65 @@ def peak_memory(command: list[str]) -> int:
         [sys.executable, "-c", wrapper, os.devnull, *command],
         capture_output=True,
         text=True,
+        env=env,
         check=True,
     )
     return int(result.stdout.strip()) * 1024  # ru_maxrss is in KiB on Linux
-
-
-def _verdict(value: float, target: float) -> str:
-    return "met" if value <= target else "MISSED"
 
 
 def bpcalc_command(rows: Path) -> list[str]:
     return [BPCALC, "run", "apple_orange", "--batch", str(rows), "-o", "csv"]
 
 
+def measure(rows: int, repeat: int, memory_rows: int) -> Table:
+    """The time rows (bpcalc against the numpy script) and the peak memory, in one table."""
+    env = command_env()
+    path = make_rows(rows)
+    table = Table(f"Batch: `bpcalc run apple_orange --batch rows.csv -o csv`, {rows:,} rows")
+    ours, theirs = OUT / "bpcalc_out.csv", OUT / "numpy_out.csv"
+    numpy_row = Row("numpy script (bench/batch_numpy_baseline.py)", per=rows)
+    bpcalc_row = Row(
+        "bpcalc run apple_orange --batch rows.csv -o csv",
+        baseline=numpy_row.label,
+        target=TIME_TARGET,
+        per=rows,
+    )
+    calls = [
+        (numpy_row, to_file([sys.executable, BASELINE, str(path)], theirs, env)),
+        (bpcalc_row, to_file(bpcalc_command(path), ours, env)),
+    ]
+    interleaved(table, calls, repeat)
+    if not filecmp.cmp(ours, theirs, shallow=False):
+        raise RuntimeError(f"the two outputs differ: {ours} {theirs}")
+    table.notes.append("- per node: per row. The two outputs are byte for byte the same.")
+
+    small_peak = peak_memory(bpcalc_command(path), env)
+    big_peak = peak_memory(bpcalc_command(make_rows(memory_rows)), env)
+    numpy_peak = peak_memory([sys.executable, BASELINE, str(path)], env)
+    ratio = big_peak / small_peak
+    verdict = "met" if ratio <= MEMORY_TARGET else "MISSED"
+    mib = 1024 * 1024
+    table.notes += [
+        "",
+        "| peak resident memory | MiB |",
+        "|---|---:|",
+        f"| bpcalc, {rows:,} rows | {small_peak / mib:.0f} |",
+        f"| bpcalc, {memory_rows:,} rows | {big_peak / mib:.0f} |",
+        f"| numpy script, {rows:,} rows (reads the whole file) | {numpy_peak / mib:.0f} |",
+        "",
+        f"bpcalc {memory_rows:,} / {rows:,} rows: {ratio:.2f}x "
+        f"(target <= {MEMORY_TARGET}x: {verdict})",
+    ]
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--memory-rows", type=int, default=10_000_000)
+    parser.add_argument("--memory-rows", type=int, help="Default: 10 x --rows.")
     args = parser.parse_args()
-
-    rows = make_rows(args.rows)
-    ours, theirs = OUT / "bpcalc_out.csv", OUT / "numpy_out.csv"
-    bpcalc_times, numpy_times = [], []
-    for _ in range(args.repeat):  # interleaved, so both see the same machine load
-        bpcalc_times.append(timed(bpcalc_command(rows), ours))
-        numpy_times.append(timed([sys.executable, BASELINE, str(rows)], theirs))
-    same = filecmp.cmp(ours, theirs, shallow=False)
-    bpcalc_median, numpy_median = statistics.median(bpcalc_times), statistics.median(numpy_times)
-    ratio = bpcalc_median / numpy_median
-
-    big = make_rows(args.memory_rows)
-    small_peak = peak_memory(bpcalc_command(rows))
-    big_peak = peak_memory(bpcalc_command(big))
-    numpy_peak = peak_memory([sys.executable, BASELINE, str(rows)])
-    memory_ratio = big_peak / small_peak
-
-    mib = 1024 * 1024
-    bpcalc_runs = ", ".join(f"{t:.2f}" for t in bpcalc_times)
-    numpy_runs = ", ".join(f"{t:.2f}" for t in numpy_times)
-    lines = [
-        f"Python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs",
-        "",
-        f"| what | median of {args.repeat} | runs (s) |",
-        "|---|---:|---|",
-        f"| `bpcalc run apple_orange --batch rows.csv -o csv`, {args.rows:,} rows "
-        f"| {bpcalc_median:.2f} s | {bpcalc_runs} |",
-        f"| numpy script (bench/batch_numpy_baseline.py), same rows "
-        f"| {numpy_median:.2f} s | {numpy_runs} |",
-        "",
-        f"bpcalc / numpy: {ratio:.2f}x (target <= {TIME_TARGET}x: "
-        f"{_verdict(ratio, TIME_TARGET)}); outputs byte-identical: {'yes' if same else 'NO'}",
-        "",
-        "| peak resident memory | MiB |",
-        "|---|---:|",
-        f"| bpcalc, {args.rows:,} rows | {small_peak / mib:.0f} |",
-        f"| bpcalc, {args.memory_rows:,} rows | {big_peak / mib:.0f} |",
-        f"| numpy script, {args.rows:,} rows (reads the whole file) | {numpy_peak / mib:.0f} |",
-        "",
-        f"bpcalc {args.memory_rows:,} / {args.rows:,} rows: {memory_ratio:.2f}x "
-        f"(target <= {MEMORY_TARGET}x: {_verdict(memory_ratio, MEMORY_TARGET)})",
-    ]
-    print("\n".join(lines))
-    if not same:
-        sys.exit("the two outputs differ")
+    print(measure(args.rows, args.repeat, args.memory_rows or 10 * args.rows).render())
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     uv run --group bench python bench/run.py                    # everything, default sizes
     uv run python bench/run.py --workload startup --repeat 20
     uv run python bench/run.py --workload engine --nodes 10000  # a quick look
+    uv run python bench/run.py --workload batch --rows 100000 --repeat 3
 
 Prints a markdown table per workload: the median of the repeats, the figure per node, and
 the ratio to the row it is compared with (and the target, where there is one). ``--json``
@@ -24,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import batch_bench
 import engine
 import loading
 import shapes
@@ -31,8 +33,16 @@ import startup
 import tensor
 import train
 
-WORKLOADS = ("startup", "engine", "memory", "loading", "tensor", "train")
-DEFAULT_REPEAT = {"startup": 20, "engine": 5, "memory": 1, "loading": 3, "tensor": 200, "train": 15}
+WORKLOADS = ("startup", "engine", "memory", "loading", "tensor", "train", "batch")
+DEFAULT_REPEAT = {
+    "startup": 20,
+    "engine": 5,
+    "memory": 1,
+    "loading": 3,
+    "tensor": 200,
+    "train": 15,
+    "batch": 5,
+}
 
 
 def machine() -> str:
@@ -77,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-cli", action="store_true", help="Loading: skip the whole-command rows."
     )
+    parser.add_argument(
+        "--rows", type=int, default=1_000_000, help="Batch: rows of the --batch file."
+    )
+    parser.add_argument(
+        "--memory-rows", type=int, help="Batch: rows of the larger file (default: 10 x --rows)."
+    )
     parser.add_argument("--json", type=Path, help="Also write every sample to this JSON file.")
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -98,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         table = loading.measure(args.nodes, repeat, cli=not args.no_cli)
     elif name == "train":
         table = train.measure(repeat)
+    elif name == "batch":
+        table = batch_bench.measure(args.rows, repeat, args.memory_rows or 10 * args.rows)
     else:
         table = tensor.measure(repeat)
     table.notes.append(f"({name}: {time.perf_counter() - started:.0f} s in all)")

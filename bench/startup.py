@@ -20,9 +20,9 @@ def measure(repeat: int) -> Table:
     pass_row = Row("python -c pass")
     heavy = Row('python -c "import numpy, yaml, click"', baseline="python -c pass")
     light = Row('python -c "import click"', baseline="python -c pass")
-    help_row = Row("bpcalc --help", baseline=light.label, target=1.3)
+    help_row = Row("bpcalc --help", baseline=light.label, target=1.2)
     complete_row = Row("bpcalc completion of 'bpcalc gr' (bash)", baseline=light.label)
-    grad_row = Row("bpcalc grad apple_orange --wrt apple | cat", baseline=heavy.label, target=1.2)
+    grad_row = Row("bpcalc grad apple_orange --wrt apple | cat", baseline=heavy.label, target=0.8)
     run_row = Row("bpcalc run apple_orange | cat", baseline=heavy.label)
     calls = [
         (pass_row, lambda: run_command([python, "-c", "pass"], env)),

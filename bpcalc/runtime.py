@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
     from fractions import Fraction
+
+    import numpy as np
 
 
 @contextmanager
@@ -30,3 +34,37 @@ def is_fraction(x: Any) -> TypeGuard[Fraction]:
     no Fraction exists until something has imported the module."""
     fractions = sys.modules.get("fractions")
     return fractions is not None and isinstance(x, fractions.Fraction)
+
+
+def is_array(x: Any) -> TypeGuard[np.ndarray]:
+    """Whether ``x`` is a numpy array, without importing numpy: no array exists until
+    something has imported it, so a scalar graph never does."""
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(x, numpy.ndarray)
+
+
+def numpy_quiet() -> AbstractContextManager[object]:
+    """numpy's ``errstate(all="ignore")`` (inf and nan as results, without a RuntimeWarning)
+    when numpy is imported; nothing otherwise, since then every value is a float (the layers
+    silence the numpy they call for a float themselves)."""
+    numpy = sys.modules.get("numpy")
+    return nullcontext() if numpy is None else numpy.errstate(all="ignore")
+
+
+class LazyModule:
+    """Stands in a module's globals for a module imported on first use: the first attribute
+    read imports it and puts the real module in its place, so later reads cost nothing.
+
+    ``np = LazyModule("numpy", globals(), "np")`` at the top of a module keeps ``np.exp``
+    in its functions as written, while a process that never reaches one never imports numpy.
+    """
+
+    def __init__(self, module: str, namespace: dict[str, Any], name: str) -> None:
+        self._module = module
+        self._namespace = namespace
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        module: ModuleType = importlib.import_module(self._module)
+        self._namespace[self._name] = module
+        return getattr(module, attribute)

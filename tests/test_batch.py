@@ -21,9 +21,11 @@ from hypothesis import strategies as st
 from bpcalc.analysis.batch import ELEMENTWISE_OPS
 from bpcalc.loading.rows import RowReader
 from bpcalc.ops.table import OPS
+from bpcalc.output.delimited_floats import delimited_lines
 from bpcalc.output.float_repr import matrix_texts, repr_matrix
-from bpcalc.output.rows import json_number_text
+from bpcalc.output.rows import RowWriter, json_number_text
 from tests.conftest import GRAPHS, Invoke
+from tests.test_startup import imported_modules
 
 WriteGraph = Callable[..., Path]
 APPLE_ORANGE = str(GRAPHS / "apple_orange.yaml")
@@ -127,6 +129,125 @@ class TestVectorisedReprIsRepr:
         xs = np.array([math.nan, math.inf, -math.inf, 0.1, -0.0])
         texts = matrix_texts(repr_matrix(xs, json_number_text))
         assert texts == ['"NaN"', '"Infinity"', '"-Infinity"', "0.1", "-0.0"]
+
+
+def repr_lines(matrix: np.ndarray, separator: str = ",") -> bytes:
+    """The reference: each row's numbers by repr, joined by the separator, one per line."""
+    return "".join(separator.join(map(repr, row)) + "\n" for row in matrix.tolist()).encode()
+
+
+def written(columns: list[np.ndarray], fmt: str) -> bytes:
+    """What the batch writer writes for these columns (no header: one chunk)."""
+    out = io.BytesIO()
+    RowWriter([f"c{j}" for j in range(len(columns))], fmt, digits=None, out=out).write(columns)
+    return out.getvalue()
+
+
+# Numbers at the edges of repr's notations and of float64, with their neighbours.
+EDGES = [
+    0.0, -0.0, 1e-4, 1e16, 9999999999999998.0, 1e15, 1e17, 1e21, 1e22, 1e23, 2.0**53,
+    2.0**53 + 2, 2.0**63, 2.0**64, 1e-5, 1e-7, 1e-9, 1e-10, 1e-11, 1e-100, 5e-324,
+    2.2250738585072014e-308, 2.225073858507201e-308, 1.7976931348623157e308, 0.1, 0.2, 0.3,
+    1 / 3, 2 / 3, 123456789012345.67, 1234567890123456.8, 0.5, 1.5, 100.0, 1e300,
+]  # fmt: skip
+EDGES += [math.nextafter(x, d) for x in EDGES for d in (0.0, math.inf) if x != 0]
+
+
+FIXED_NOTATION = (
+    st.floats(min_value=1e-4, max_value=1e16, exclude_max=True)
+    | st.floats(min_value=-1e16, max_value=-1e-4, exclude_min=True)
+    | st.sampled_from([0.0, -0.0])
+)  # where repr writes no exponent
+
+
+class TestCFormattedRowsAreRepr:
+    """CSV and TSV rows are formatted by orjson; the text must still be repr's, byte for byte."""
+
+    @given(
+        st.integers(1, 6).flatmap(
+            lambda k: st.lists(
+                st.lists(st.floats(width=64), min_size=k, max_size=k), min_size=1, max_size=30
+            )
+        )
+    )
+    @settings(max_examples=300, deadline=None)
+    def test_any_float64_rows_are_written_as_repr_writes_them(
+        self, rows: list[list[float]]
+    ) -> None:
+        """Every float64 (subnormals, -0.0, NaN, infinities), CSV and TSV alike."""
+        matrix = np.array(rows, dtype=np.float64)
+        columns = list(matrix.T)
+        assert written(columns, "csv") == repr_lines(matrix)
+        assert written(columns, "tsv") == repr_lines(matrix, "\t")
+
+    @given(st.lists(FIXED_NOTATION, min_size=1, max_size=200))
+    @settings(max_examples=300, deadline=None)
+    def test_numbers_in_fixed_notation_are_written_by_orjson_as_repr(self, xs: list[float]) -> None:
+        """No fallback in repr's fixed notation (1e-4 <= |x| < 1e16, and zeros)."""
+        matrix = np.array(xs, dtype=np.float64).reshape(-1, 1)
+        assert delimited_lines(matrix, b",", fallback=_no_fallback) == repr_lines(matrix)
+
+    def test_edges_of_the_notations_and_of_float64(self) -> None:
+        """1e16 (repr: 1e+16), 1e-4, 9999999999999998.0, subnormals, and each one's neighbours."""
+        xs = np.array(EDGES + [-x for x in EDGES])
+        assert written([xs], "csv") == repr_lines(xs.reshape(-1, 1))
+        assert written([xs, xs[::-1], -xs], "tsv") == repr_lines(
+            np.stack([xs, xs[::-1], -xs], 1), "\t"
+        )
+
+    def test_every_decade_of_fixed_notation(self) -> None:
+        """20,000 random bit patterns in each [10**e, 10**(e+1)) of fixed notation, and the floats
+        next to 10**e; no fallback."""
+        rng = np.random.default_rng(16)
+        parts = []
+        for exponent in range(-4, 16):
+            low, high = max(10.0**exponent, 1e-4), 10.0 ** (exponent + 1)
+            bits = rng.integers(
+                np.float64(low).view(np.int64), np.float64(high).view(np.int64), 20_000
+            )
+            parts += [bits.view(np.float64), [low, math.nextafter(high, 0.0)]]
+            if exponent > -4:
+                parts.append([math.nextafter(low, 0.0)])
+        xs = np.concatenate(parts).reshape(-1, 1)
+        assert delimited_lines(xs, b",", fallback=_no_fallback) == repr_lines(xs)
+
+    def test_random_bit_patterns(self) -> None:
+        """Uniform over all float64 bit patterns (most are the fallback's)."""
+        rng = np.random.default_rng(15)
+        xs = rng.integers(-(2**63), 2**63 - 1, 200_000, dtype=np.int64).view(np.float64)
+        assert written([xs], "csv") == repr_lines(xs.reshape(-1, 1))
+
+    def test_only_rows_with_a_number_outside_fixed_notation_go_to_the_fallback(self) -> None:
+        """NaN, infinities, numbers below 1e-4 (not 0) and from 1e16 up send their row to the
+        fallback."""
+        matrix = np.array(
+            [[1.0, 2.0], [np.nan, 1.0], [1.0, -np.inf], [0.0, -0.0], [3e-5, 1.0], [-1e16, 1.0]]
+        )
+        seen: list[np.ndarray] = []
+
+        def fallback(rows: np.ndarray) -> bytes:
+            seen.append(rows)
+            return repr_lines(rows)
+
+        assert delimited_lines(matrix, b",", fallback) == repr_lines(matrix)
+        assert np.array_equal(seen[0], matrix[[1, 2, 4, 5]], equal_nan=True)
+
+    def test_orjson_is_imported_for_batch_rows_only(self, tmp_path: Path) -> None:
+        """``grad`` and ``run`` without --batch never import orjson; ``run --batch`` does."""
+        modules, stdout = imported_modules(["grad", "apple_orange", "--wrt", "apple"], tmp_path)
+        assert stdout == "2.2\n" and "orjson" not in modules
+        modules, _ = imported_modules(["run", "apple_orange"], tmp_path)
+        assert "orjson" not in modules
+        rows = write_rows(tmp_path / "rows.csv", ["tax"], [[1.5]])
+        modules, stdout = imported_modules(
+            ["run", "apple_orange", "--batch", str(rows), "-o", "csv"], tmp_path
+        )
+        assert stdout.splitlines()[1] == "1.5,975.0,3.0,150.0,4.5,225.0,650.0"
+        assert "orjson" in modules
+
+
+def _no_fallback(rows: np.ndarray) -> bytes:
+    raise AssertionError(f"fallback called for {rows!r}")
 
 
 # --- each row is exactly one evaluation -----------------------------------------------------

@@ -443,7 +443,7 @@ class _LayerLibrary:
                 chunks.append(ast.get_source_segment(text, statement) or "")
             else:
                 chunks.append(inspect.getsource(getattr(module, name)).rstrip())
-        imports = ["import math"] if "math" in used else []
+        imports = [f"import {module}" for module in ("math", "sys") if module in used]
         imports += ["from typing import Any"] if "Any" in used else []
         imports += ["", "import numpy as np"]
         copied = " and ".join(

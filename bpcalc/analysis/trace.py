@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from bpcalc.loading.literals import Const
 from bpcalc.ops.spec import EMPTY, Attrs
 from bpcalc.ops.table import OPS
+from bpcalc.runtime import numpy_quiet
 
 if TYPE_CHECKING:
     from bpcalc.engine.evaluation import Evaluation
@@ -195,10 +196,8 @@ def _local_derivatives(node: NodeDef, values: Mapping[str, Any]) -> tuple[Any, .
     inputs = [arg.value if isinstance(arg, Const) else values[arg] for arg in node.args]
     if not all(isinstance(v, float | int) for v in [*inputs, values[node.name]]):
         return None
-    import numpy as np
-
     layer = OPS[node.op].layer_class()(**node.attrs)
-    with np.errstate(all="ignore"):
+    with numpy_quiet():
         layer.forward(*inputs)
         local: Any = layer.backward(1.0)
     return tuple(float(x) for x in (local if len(inputs) > 1 else (local,)))

@@ -2,22 +2,27 @@
 command is imported from its own module (``bpcalc.cli.run``, ``bpcalc.cli.check``, ...) only
 when it runs.
 
-Imports stay light here (click and the pure-Python op table): numpy, PyYAML and rich are
-imported by the commands that use them, so ``bpcalc --help`` starts fast.
+Imports stay light here (click and the pure-Python op table, not even bpcalc.errors):
+numpy, PyYAML and rich are imported by the commands that use them, so ``bpcalc --help``
+starts fast.
 """
 
 from __future__ import annotations
 
 import errno
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bpcalc import __version__
 from bpcalc.cli.commands import CONTEXT, SHORT_HELP
-from bpcalc.errors import BpcalcError, ExitStatus, UsageProblem
 from bpcalc.ops.table import OPS
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
+    from bpcalc.errors import BpcalcError
 
 # The option each argument of the library's calls comes from, named in front of a message
 # about that argument (UsageProblem.about): "--wrt: no input named 'x'".
@@ -37,6 +42,8 @@ class ReportedError(click.ClickException):
     """A bpcalc error on its way out: its own text on stderr, its own exit code."""
 
     def __init__(self, error: BpcalcError) -> None:
+        from bpcalc.errors import UsageProblem
+
         if isinstance(error, UsageProblem) and error.about in OPTION_OF_ARGUMENT:
             message = error.diagnostics[0].message
             error = UsageProblem(f"{OPTION_OF_ARGUMENT[error.about]}: {message}")
@@ -47,8 +54,42 @@ class ReportedError(click.ClickException):
         click.echo(self.message, err=True)
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: $COLUMNS, else the terminal's width, else 80."""
+    import os
+
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _HelpFormatter(click.HelpFormatter):
+    """click's formatter, with the width click would choose read without importing shutil
+    (which imports zlib, bz2 and lzma: a twentieth of ``bpcalc --help``)."""
+
+    def __init__(
+        self, indent_increment: int = 2, width: int | None = None, max_width: int | None = None
+    ) -> None:
+        if width is None and click.formatting.FORCED_WIDTH is None:
+            width = max(min(_terminal_columns(), 80 if max_width is None else max_width) - 2, 50)
+        super().__init__(indent_increment, width, max_width)
+
+
+class _Context(click.Context):
+    formatter_class = _HelpFormatter
+
+
 class BpcalcGroup(click.Group):
     """Turns library errors into messages and exit codes in one place; loads commands lazily."""
+
+    context_class = _Context
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(SHORT_HELP)
@@ -62,12 +103,27 @@ class BpcalcGroup(click.Group):
         command: click.Command = getattr(module, cmd_name)
         return command
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """click's completion of a command's name, with its short help from the table: no
+        command module is imported for it (every command is visible, with that help)."""
+        from click.shell_completion import CompletionItem
+
+        results = [
+            CompletionItem(name, help=SHORT_HELP[name])
+            for name in self.list_commands(ctx)
+            if name.startswith(incomplete)
+        ]
+        results.extend(click.Command.shell_complete(self, ctx, incomplete))  # the options
+        return results
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list, from the table (no command module is imported for it)."""
         with formatter.section("Commands"):
             formatter.write_dl([(name, SHORT_HELP[name]) for name in self.list_commands(ctx)])
 
     def invoke(self, ctx: click.Context) -> Any:
+        from bpcalc.errors import BpcalcError, ExitStatus  # not for `bpcalc --help`
+
         try:
             try:
                 result = super().invoke(ctx)
@@ -163,4 +219,6 @@ def main() -> None:
     try:
         cli.main(prog_name="bpcalc")
     except KeyboardInterrupt:
+        from bpcalc.errors import ExitStatus
+
         sys.exit(ExitStatus.INTERRUPTED)

@@ -22,7 +22,7 @@ from bpcalc.loading.literals import Const
 from bpcalc.loading.schema import NodeDef, canonical_name
 from bpcalc.ops.spec import EMPTY
 from bpcalc.ops.table import OPS
-from bpcalc.runtime import gc_paused, is_fraction
+from bpcalc.runtime import gc_paused, is_array, is_fraction, numpy_quiet
 
 
 def evaluate(
@@ -41,11 +41,11 @@ def evaluate(
     message that refuses a graph past --max-memory (batch mode names --chunk-size).
     """
     target = graph.output if of is None else canonical_name(of)
-    import numpy as np
-
-    with np.errstate(all="ignore"), gc_paused():
+    with gc_paused():
         plan = compiled_plan(graph, target, exact=exact, memory_hint=memory_hint)
-        return plan.run(graph, target, trace=trace)
+        # After check_sizes, which imports numpy when a value can be an array.
+        with numpy_quiet():
+            return plan.run(graph, target, trace=trace)
 
 
 def compiled_plan(
@@ -560,12 +560,12 @@ def _zeros_like(value: Any) -> Any:
 def _filled_like(value: Any, number: int) -> Any:
     """``number`` in the kind and shape of ``value``: a float, a float64 array, or with
     --exact a Fraction or an array of Fractions (never of ints, which print as floats)."""
-    import numpy as np
-
     if is_fraction(value):
         return type(value)(number)
-    if not isinstance(value, np.ndarray):
+    if not is_array(value):
         return float(number)
+    import numpy as np
+
     if value.dtype.kind == "O":
         from fractions import Fraction
 

@@ -16,6 +16,7 @@ from bpcalc.limits import show_bytes
 from bpcalc.loading.graph import Graph
 from bpcalc.ops.spec import Shape, ShapeError
 from bpcalc.ops.table import OPS
+from bpcalc.runtime import is_array
 
 # Memory an element of a tensor input or node takes: its float64 value and its gradient.
 BYTES_PER_ELEMENT = 16
@@ -25,12 +26,12 @@ def check_sizes(graph: Graph, memory_hint: str = "") -> None:
     """Raise GraphError at the first node whose result would exceed --max-elements, or
     that would bring the values and gradients so far past --max-memory (whose message ends
     with ``memory_hint``)."""
-    import numpy as np
-
     if not graph.definition.has_attrs and not any(
-        isinstance(value.value, np.ndarray) for value in graph.inputs.values()
+        is_array(value.value) for value in graph.inputs.values()
     ):
         return  # scalars in, scalars out: every op without attributes maps scalars to a scalar
+    import numpy as np
+
     limit = graph.definition.limits.max_elements
     budget = graph.definition.limits.max_memory
     shapes: dict[str, Shape | None] = {

@@ -15,19 +15,32 @@ gradients are summed back to each input's shape, and ``dout`` is never modified 
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import numpy as np
+import sys
+from typing import TYPE_CHECKING, Any
 
 from bpcalc.ops.protocol import BinaryLayer, TernaryLayer, UnaryLayer
+from bpcalc.runtime import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy", globals(), "np")  # a graph of floats never imports numpy
 
 Value = Any  # float | np.ndarray
 
 
+# bpcalc.runtime.is_array again: `bpcalc export --standalone` copies this module's helpers.
+def _is_array(value: Value) -> bool:
+    """Whether ``value`` is a numpy array, without importing numpy: no array exists before
+    numpy is imported."""
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.ndarray)
+
+
 def _sum_to(grad: Value, like: Value) -> Value:
     """Sum a broadcast gradient back to the shape of ``like`` (PyTorch's ``sum_to_size``)."""
-    if isinstance(like, np.ndarray):
-        if not isinstance(grad, np.ndarray):
+    if _is_array(like):
+        if not _is_array(grad):
             return np.full(like.shape, float(grad))
         if grad.shape == like.shape:
             return grad
@@ -36,16 +49,19 @@ def _sum_to(grad: Value, like: Value) -> Value:
             extra + i for i, n in enumerate(like.shape) if n == 1 and grad.shape[extra + i] != 1
         )
         return grad.sum(axis=axes).reshape(like.shape) if axes else grad.reshape(like.shape)
-    if isinstance(grad, np.ndarray):
+    if _is_array(grad):
         return float(grad.sum())
     return grad
 
 
 def _scalar(value: Value) -> Value:
     """A 0-d array or numpy scalar as a Python float; anything else unchanged."""
-    if isinstance(value, np.ndarray):
+    numpy = sys.modules.get("numpy")
+    if numpy is None:  # then no value is an array or a numpy scalar
+        return value
+    if isinstance(value, numpy.ndarray):
         return float(value) if value.ndim == 0 else value
-    return float(value) if isinstance(value, np.floating) else value
+    return float(value) if isinstance(value, numpy.floating) else value
 
 
 def _np(func: Any, *args: Value) -> Value:
@@ -55,7 +71,8 @@ def _np(func: Any, *args: Value) -> Value:
 
 
 def _is_scalar(value: Value) -> bool:
-    return not isinstance(value, np.ndarray)
+    numpy = sys.modules.get("numpy")
+    return numpy is None or not isinstance(value, numpy.ndarray)
 
 
 def _div(x: Value, y: Value) -> Value:
@@ -495,14 +512,15 @@ class SoftmaxWithLoss:
 # ---- the common ops (issue 12): elementwise functions, reductions, layout, softmax, losses ----
 
 
-def _unary(scalar_func: Any, array_func: Any, x: Value) -> Value:
-    """``math`` on a float (IEEE inf or nan where math raises), a numpy ufunc on an array."""
+def _unary(scalar_func: Any, ufunc: str, x: Value) -> Value:
+    """``math`` on a float (IEEE inf or nan where math raises), the numpy ufunc named
+    ``ufunc`` on an array (named, so that a float that math takes never imports numpy)."""
     if _is_scalar(x):
         try:
             return float(scalar_func(x))
         except (ValueError, OverflowError):
-            return _np(array_func, np.float64(x))
-    return _np(array_func, x)
+            return _np(getattr(np, ufunc), np.float64(x))
+    return _np(getattr(np, ufunc), x)
 
 
 def _pick(mask: Value, dout: Value, other: Value) -> Value:
@@ -519,7 +537,7 @@ class SqrtLayer:
     out: Value
 
     def forward(self, x: Value) -> Value:
-        self.out = _unary(math.sqrt, np.sqrt, x)
+        self.out = _unary(math.sqrt, "sqrt", x)
         return self.out
 
     def backward(self, dout: Value) -> Value:
@@ -565,10 +583,10 @@ class SinLayer:
 
     def forward(self, x: Value) -> Value:
         self.x = x
-        return _unary(math.sin, np.sin, x)
+        return _unary(math.sin, "sin", x)
 
     def backward(self, dout: Value) -> Value:
-        return dout * _unary(math.cos, np.cos, self.x)
+        return dout * _unary(math.cos, "cos", self.x)
 
 
 class CosLayer:
@@ -579,10 +597,10 @@ class CosLayer:
 
     def forward(self, x: Value) -> Value:
         self.x = x
-        return _unary(math.cos, np.cos, x)
+        return _unary(math.cos, "cos", x)
 
     def backward(self, dout: Value) -> Value:
-        return dout * -_unary(math.sin, np.sin, self.x)
+        return dout * -_unary(math.sin, "sin", self.x)
 
 
 class MaximumLayer:

@@ -6,7 +6,6 @@ which would wrap lines, expand tabs and eat ``[name]`` as markup.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -67,6 +66,8 @@ def write_rows(
         header = [spreadsheet_text(cell) for cell in header] if header else header
         rows = ([spreadsheet_text(row[0]), *row[1:]] if row else row for row in rows)
     if fmt == "csv":
+        import csv  # only here: TSV, the pipe's default, needs no quoting
+
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         if header:

@@ -1,10 +1,12 @@
 """Writing rows of numbers chunk by chunk: an aligned table, TSV, CSV or JSON Lines.
 
-Machine formats are lossless: every number is written as ``repr`` writes it, by
-bpcalc.output.float_repr for a whole column at once; the cells and separators of a chunk are
-laid side by side in one byte matrix, and the padding bytes are dropped in one pass. Each
-chunk is written whole with one call, so an interrupted run leaves only complete rows. With
-``--digits`` the numbers are rounded, one at a time, as everywhere else in bpcalc.
+Machine formats are lossless: every number is written as ``repr`` writes it. CSV and TSV
+chunks are formatted by bpcalc.output.delimited_floats (in C); JSON Lines, and the rows that
+module leaves to its fallback, by bpcalc.output.float_repr for a whole column at once, the
+cells and separators of a chunk laid side by side in one byte matrix and the padding bytes
+dropped in one pass. Each chunk is written whole with one call, so an interrupted run leaves
+only complete rows. With ``--digits`` the numbers are rounded, one at a time, as everywhere
+else in bpcalc.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class RowWriter:
             self._pieces = ["{" + keys[0], *(", " + k for k in keys[1:]), "}\n"]
         else:
             separator = "," if fmt == "csv" else "\t"
+            self._separator = separator.encode()
             self._pieces = ["", *([separator] * (len(self.columns) - 1)), "\n"]
 
     def start(self) -> None:
@@ -87,6 +90,18 @@ class RowWriter:
         self.out.flush()
 
     def _lossless(self, values: Sequence[Column]) -> bytes:
+        if self.fmt == "json":
+            return self._laid_out(values)
+        import numpy as np
+
+        from bpcalc.output.delimited_floats import delimited_lines
+
+        return delimited_lines(
+            np.column_stack(values), self._separator, lambda rows: self._laid_out(list(rows.T))
+        )
+
+    def _laid_out(self, values: Sequence[Column]) -> bytes:
+        """The rows as text, each column's numbers by float_repr, laid out in one matrix."""
         import numpy as np
 
         from bpcalc.output.float_repr import repr_matrix
