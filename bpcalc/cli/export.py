@@ -6,6 +6,7 @@ import click
 
 from bpcalc.cli.commands import command
 from bpcalc.cli.options import GraphOptions, graph_options
+from bpcalc.runtime import gc_paused
 
 
 @command("export")
@@ -37,5 +38,7 @@ def export(source: GraphOptions, language: str, standalone: bool) -> None:
     from bpcalc.analysis.export import python_script
     from bpcalc.output.formats import write
 
-    graph, evaluation = source.evaluate()
-    write(python_script(graph, evaluation, standalone=standalone))
+    with gc_paused():
+        graph, evaluation = source.evaluate()
+        write(python_script(graph, evaluation, standalone=standalone))
+        del graph, evaluation  # freed while the collector is paused (bpcalc.runtime)

@@ -18,6 +18,7 @@ from bpcalc.cli.options import (
     refuse_exact_batch,
 )
 from bpcalc.errors import UsageProblem
+from bpcalc.runtime import gc_paused
 
 
 @command("grad")
@@ -57,10 +58,16 @@ def grad(
 
         refuse_exact_batch(exact)
         return run_batch(source, batch, output, wrt=wrt)
-    graph, evaluation = source.evaluate(exact=exact)
-    for name in wrt:
-        if name not in evaluation.grads:
-            raise UsageProblem(f"--wrt: {graph.unknown_name_message(name)}")
-        if evaluation.grads[name] is None:
-            raise UsageProblem(f"--wrt: input '{name}' has 'grad: false', so it has no gradient")
-    print_grad(evaluation, wrt, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe)
+    with gc_paused():
+        graph, evaluation = source.evaluate(exact=exact)
+        for name in wrt:
+            if name not in evaluation.grads:
+                raise UsageProblem(f"--wrt: {graph.unknown_name_message(name)}")
+            if evaluation.grads[name] is None:
+                raise UsageProblem(
+                    f"--wrt: input '{name}' has 'grad: false', so it has no gradient"
+                )
+        print_grad(
+            evaluation, wrt, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe
+        )
+        del graph, evaluation  # freed while the collector is paused (bpcalc.runtime)

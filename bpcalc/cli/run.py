@@ -13,6 +13,7 @@ from bpcalc.cli.options import (
     output_options,
     refuse_exact_batch,
 )
+from bpcalc.runtime import gc_paused
 
 
 @command("run")
@@ -40,5 +41,9 @@ def run(source: GraphOptions, exact: bool, output: OutputOptions, batch: BatchOp
 
         refuse_exact_batch(exact)
         return run_batch(source, batch, output)
-    graph, evaluation = source.evaluate(exact=exact)
-    print_run(graph, evaluation, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe)
+    with gc_paused():
+        graph, evaluation = source.evaluate(exact=exact)
+        print_run(
+            graph, evaluation, fmt=output.fmt, digits=output.digits, excel_safe=output.excel_safe
+        )
+        del graph, evaluation  # freed while the collector is paused (bpcalc.runtime)

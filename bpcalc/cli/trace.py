@@ -13,6 +13,7 @@ from bpcalc.cli.options import (
     graph_options,
 )
 from bpcalc.cli.worksheet import BlankOptions, blank_options
+from bpcalc.runtime import gc_paused
 
 
 @command("trace")
@@ -57,6 +58,8 @@ def trace(
     from bpcalc.analysis.trace import build_trace
     from bpcalc.output.trace_text import print_trace
 
-    graph, evaluation = source.evaluate(trace=True, exact=exact)
-    story = blank_trace(build_trace(graph, evaluation), blank.choose(graph))
-    print_trace(story, fmt=fmt, digits=digits, full=full)
+    with gc_paused():
+        graph, evaluation = source.evaluate(trace=True, exact=exact)
+        story = blank_trace(build_trace(graph, evaluation), blank.choose(graph))
+        print_trace(story, fmt=fmt, digits=digits, full=full)
+        del graph, evaluation, story  # freed while the collector is paused (bpcalc.runtime)

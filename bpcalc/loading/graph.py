@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bpcalc.errors import Diagnostic, UsageProblem, did_you_mean
 from bpcalc.loading.inputs import InputValue
 from bpcalc.loading.schema import GraphDef, NodeDef, canonical_name
+from bpcalc.runtime import gc_paused
 
 if TYPE_CHECKING:
     from bpcalc.engine.evaluation import Evaluation
@@ -104,4 +105,5 @@ class Graph:
         """Values and gradients d(``of``)/d(name); see bpcalc.engine.plan.evaluate."""
         from bpcalc.engine.plan import evaluate
 
-        return evaluate(self, of=of, trace=trace, exact=exact, memory_hint=memory_hint)
+        with gc_paused():  # numpy's first import and the plan's compilation too
+            return evaluate(self, of=of, trace=trace, exact=exact, memory_hint=memory_hint)
