@@ -27,7 +27,10 @@ class InputDef:
     path: DataPath
 
 
-@dataclass(frozen=True)
+# Not frozen, though nothing assigns to one: a frozen dataclass's __init__ sets every field
+# through object.__setattr__, which took a fifth of the time of reading a large file. Equal
+# and hashable by its fields, as when it was frozen.
+@dataclass(slots=True, unsafe_hash=True)
 class NodeDef:
     """``name = op(*args)``; paths and columns say where each part was written."""
 
@@ -89,12 +92,17 @@ def check_name(name: str) -> str | None:
 
 
 class _Spellings:
-    """The first spelling of each canonical name, to refuse a second one that differs."""
+    """The first spelling of each canonical name, to refuse a second one that differs; and
+    every argument text already read, with what it reads as."""
 
     def __init__(self, source: Source, problems: list[Diagnostic]) -> None:
         self.source = source
         self.problems = problems
         self.first: dict[str, tuple[str, DataPath]] = {}
+        # An argument (an item of an explicit node's `in:`) as written -> its name or number.
+        # A claimed name reads the same as an argument, so most arguments, which name an
+        # input or a node written above, are read by one lookup.
+        self.arguments: dict[str, Arg] = {}
 
     def claim(self, raw: str, path: DataPath) -> str | None:
         """The canonical name, or None (and a problem) when another spelling already has it."""
@@ -102,6 +110,7 @@ class _Spellings:
         found = self.first.get(name)
         if found is None:
             self.first[name] = (raw, path)
+            self.arguments[raw] = name
             return name
         other, other_path = found
         if other == raw:
@@ -258,7 +267,10 @@ def _read_nodes(
             continue
         try:
             if isinstance(definition, dict):
-                nodes.append(_explicit_node(name, definition, path))
+                node = _usual_node(name, definition, path, spellings.arguments)
+                if node is None:
+                    node = _explicit_node(name, definition, path, spellings.arguments)
+                nodes.append(node)
             elif isinstance(definition, str):
                 nodes.extend(_expression_nodes(name, definition, path, source, limits))
             else:
@@ -285,7 +297,37 @@ class _At(Exception):
 _KEY_SYNONYMS = {"inputs": "in", "input": "in", "args": "in", "arguments": "in", "type": "op"}
 
 
-def _explicit_node(name: str, definition: dict[str, Any], path: DataPath) -> NodeDef:
+# Each op without attributes: the counts of inputs its nodes may have.
+_PLAIN_OPS = {
+    name: (spec.arity, len(spec.params)) for name, spec in OPS.items() if not spec.attributes
+}
+
+
+def _usual_node(
+    name: str, definition: dict[str, Any], path: DataPath, arguments: dict[str, Arg]
+) -> NodeDef | None:
+    """The usual explicit node, ``{op: OP, in: [ARG, ...]}`` of an op without attributes
+    whose arguments were all read before: what _explicit_node makes of it, by lookups. None
+    for any other node, which _explicit_node reads (and says what is wrong with)."""
+    if len(definition) != 2:
+        return None
+    op = definition.get("op")
+    raw_args = definition.get("in")
+    if type(op) is not str or type(raw_args) is not list:
+        return None
+    counts = _PLAIN_OPS.get(op)
+    if counts is None or len(raw_args) not in counts:
+        return None
+    try:
+        args = tuple(map(arguments.__getitem__, raw_args))
+    except (KeyError, TypeError):  # an argument not read yet, or not text (unhashable)
+        return None
+    return NodeDef(name, op, args, path)
+
+
+def _explicit_node(
+    name: str, definition: dict[str, Any], path: DataPath, arguments: dict[str, Arg]
+) -> NodeDef:
     op = definition.get("op")
     spec = OPS.get(op) if isinstance(op, str) else None
     attribute_names = spec.attribute_names if spec is not None else ()
@@ -344,16 +386,19 @@ def _explicit_node(name: str, definition: dict[str, Any], path: DataPath) -> Nod
         if not isinstance(raw, str) or not raw.strip():
             raise _At("an input of a node is a name or a number", ("in", i))
         text = raw.strip()
+        arg: Arg
         if is_number_text(text) and not text.isidentifier():  # `inf` is a name, as in `inf + 1`
             try:
-                args.append(parse_number(text))
+                arg = parse_number(text)
             except NotANumber as err:
                 raise _At(err.message, ("in", i)) from None
         else:
             reason = check_name(text)
             if reason:
                 raise _At(reason + "; expressions go in the expression form", ("in", i))
-            args.append(canonical_name(text))
+            arg = canonical_name(text)
+        arguments[raw] = arg
+        args.append(arg)
     attrs = _explicit_attrs(spec, definition)
     return NodeDef(name, op, tuple(args), path, attrs=attrs)
 
