@@ -107,9 +107,16 @@ def printable(text: str) -> str:
     """``text`` with control, bidi and invisible format characters escaped (``\\x1b``,
     ``\\u202e``), so a message, a table or a drawing cannot drive the terminal or hide text.
     The one function every human-facing output goes through."""
-    if _UNPRINTABLE.search(text) is None:
+    if _clean(text):
         return text
     return _UNPRINTABLE.sub(_escaped, text)
+
+
+def _clean(text: str) -> bool:
+    """Whether ``text`` has no character that ``printable`` escapes. Printable ASCII (0x20 to
+    0x7E: what JSON output and most names are) has none, and str.isprintable says so ten times
+    faster than the pattern searches a long text."""
+    return (text.isascii() and text.isprintable()) or _UNPRINTABLE.search(text) is None
 
 
 def _json_escape(match: re.Match[str]) -> str:
@@ -124,7 +131,7 @@ def json_escaped(text: str) -> str:
     """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with every character that
     ``printable`` escapes written as a JSON ``\\u`` escape: the same document to a JSON reader
     (lossless), but no raw control or bidi character in its bytes."""
-    if _UNPRINTABLE.search(text) is None:
+    if _clean(text):
         return text
     return _UNPRINTABLE.sub(_json_escape, text)
 

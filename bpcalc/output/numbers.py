@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bpcalc.runtime import is_fraction
@@ -43,9 +44,20 @@ def rounded(x: float, digits: int | None) -> float:
 
 def value_text(value: Any, digits: int | None = None) -> str:
     """A float, or an array as a nested list on one line (``[[1.0, 2.0], [3.0, 4.0]]``)."""
+    if type(value) is float and digits is None:
+        return repr(value)  # what number() writes for every float, nan and inf included
     if isinstance(value, float | int) or is_fraction(value):
         return number(value, digits)
     return _nested(value.tolist(), digits)
+
+
+def value_texts(values: Mapping[str, Any], names: Sequence[str], digits: int | None) -> list[str]:
+    """``value_text`` of the value of each of ``names``, "" for None (an input without a
+    gradient): repr of each, in one pass, when they are all floats and nothing is rounded."""
+    items = list(values.values()) if list(values) == list(names) else [values[n] for n in names]
+    if digits is None and set(map(type, items)) <= _FLOAT_OR_NONE:
+        return ["" if item is None else repr(item) for item in items]
+    return ["" if item is None else value_text(item, digits) for item in items]
 
 
 def _nested(items: Any, digits: int | None) -> str:
@@ -61,10 +73,35 @@ def json_value(value: Any, digits: int | None = None) -> Any:
         return None
     if isinstance(value, float | int) or is_fraction(value):
         return _json_number(value, digits)
-    flat = [_json_number(x, digits) for x in value.ravel().tolist()]
+    flat = value.ravel().tolist()
+    if digits is not None or not _finite_floats(flat):
+        flat = [_json_number(x, digits) for x in flat]
     for size in reversed(value.shape[1:]):
         flat = [flat[i : i + size] for i in range(0, len(flat), size)]
     return flat
+
+
+def json_values(
+    values: Mapping[str, Any], names: Sequence[str], digits: int | None = None
+) -> dict[str, Any]:
+    """``json_value`` of the value of each of ``names``, by name: the values themselves when
+    they are all finite floats (or None) and ``digits`` rounds nothing, since json.dumps
+    writes a float as repr does, which is what _json_number gives for a finite float."""
+    in_order = list(values) == list(names)  # as an evaluation's are: no lookup per name
+    items = list(values.values()) if in_order else [values[name] for name in names]
+    if digits is None and _finite_floats(items):
+        return dict(values) if in_order else dict(zip(names, items, strict=True))
+    return {name: json_value(item, digits) for name, item in zip(names, items, strict=True)}
+
+
+def _finite_floats(items: list[Any]) -> bool:
+    """Whether every item is a finite float (not a subclass, such as numpy.float64) or None:
+    a sum is finite only if every term is (inf and nan propagate); a sum that overflows says
+    no too, and the caller takes the slow path."""
+    return set(map(type, items)) <= _FLOAT_OR_NONE and math.isfinite(sum(filter(None, items)))
+
+
+_FLOAT_OR_NONE = {float, type(None)}
 
 
 def _json_number(x: float | Fraction, digits: int | None) -> Any:

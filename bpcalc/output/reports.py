@@ -16,7 +16,7 @@ from bpcalc.output.formats import (
     write_json,
     write_rows,
 )
-from bpcalc.output.numbers import json_value, value_text
+from bpcalc.output.numbers import json_value, json_values, value_text, value_texts
 
 if TYPE_CHECKING:
     from bpcalc.engine.evaluation import Evaluation
@@ -38,15 +38,14 @@ def print_run(
             {
                 "graph": evaluation.graph,
                 "output": evaluation.output,
-                "values": {n: json_value(evaluation.values[n], digits) for n in names},
-                "grads": {n: json_value(evaluation.grads[n], digits) for n in names},
+                "values": json_values(evaluation.values, names, digits),
+                "grads": json_values(evaluation.grads, names, digits),
             }
         )
     elif fmt in ("tsv", "csv"):
-        lines = (
-            [n, value_text(evaluation.values[n], digits), _grad_text(evaluation, n, digits)]
-            for n in names
-        )
+        values = value_texts(evaluation.values, names, digits)
+        grads = value_texts(evaluation.grads, names, digits)
+        lines = zip(names, values, grads, strict=True)
         write_rows(lines, fmt, header=("name", "value", "grad"), excel_safe=excel_safe)
     else:
         ops = {node.name: node.op for node in graph.nodes}
@@ -105,11 +104,6 @@ def _width(text: str) -> int:
     from rich.cells import cell_len
 
     return cell_len(text)
-
-
-def _grad_text(evaluation: Evaluation, name: str, digits: int | None) -> str:
-    grad = evaluation.grads[name]
-    return "" if grad is None else value_text(grad, digits)
 
 
 def print_grad(
