@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import replace
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 
 from bpcalc.errors import MAX_SHOWN, Diagnostic, GraphError, NameIndex, did_you_mean
@@ -62,7 +64,9 @@ def build(definition: GraphDef, limits: Limits, *, allow_outside_files: bool = F
     nodes = _unique_nodes(definition, problems)
     known = {inp.name for inp in definition.inputs} | set(nodes)
     unknown: dict[int, str] = {}  # id of a problem -> the unknown name it is about
-    for node in nodes.values():
+    strays = set(chain.from_iterable(map(attrgetter("args"), nodes.values()))) - known
+    named = any(isinstance(arg, str) for arg in strays)  # else only numbers: nothing unknown
+    for node in nodes.values() if named else ():
         for i, arg in enumerate(node.args):
             if isinstance(arg, str) and arg not in known and arg not in definition.broken:
                 if arg in OPS:  # `c: relu`: an op named without its arguments
@@ -99,7 +103,10 @@ def _with_hints(
 
 def _unique_nodes(definition: GraphDef, problems: list[Diagnostic]) -> dict[str, NodeDef]:
     input_names = {inp.name for inp in definition.inputs}
-    nodes: dict[str, NodeDef] = {}
+    nodes = dict(zip(map(attrgetter("name"), definition.nodes), definition.nodes, strict=True))
+    if len(nodes) == len(definition.nodes) and input_names.isdisjoint(nodes):
+        return nodes  # every name once, the usual case: what the loop below gives
+    nodes = {}
     for node in definition.nodes:
         if node.name in input_names:
             problems.append(
@@ -139,9 +146,9 @@ def _read_inputs(
 
 def _topological(nodes: dict[str, NodeDef], source: Source, known: set[str]) -> list[NodeDef]:
     """Kahn's algorithm; among ready nodes, the one written first goes first."""
-    position = {name: i for i, name in enumerate(nodes)}
-    if _in_written_order(nodes, position):
+    if _in_written_order(nodes):
         return list(nodes.values())  # what Kahn's algorithm would return, without the heap
+    position = {name: i for i, name in enumerate(nodes)}
     waiting = {name: 0 for name in nodes}
     users: dict[str, list[str]] = {}
     for node in nodes.values():
@@ -179,12 +186,13 @@ def _topological(nodes: dict[str, NodeDef], source: Source, known: set[str]) -> 
     return ordered
 
 
-def _in_written_order(nodes: dict[str, NodeDef], position: dict[str, int]) -> bool:
+def _in_written_order(nodes: dict[str, NodeDef]) -> bool:
     """Whether every node comes after the nodes it uses, as in most generated files."""
-    for i, node in enumerate(nodes.values()):
-        for arg in node.args:
-            if isinstance(arg, str) and position.get(arg, -1) >= i:
-                return False
+    ahead = set(nodes)  # the node itself and those written after it
+    for node in nodes.values():
+        if not ahead.isdisjoint(node.args):
+            return False
+        ahead.discard(node.name)
     return True
 
 
