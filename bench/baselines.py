@@ -122,6 +122,14 @@ def compile_book(program: Program) -> Run:
     return run
 
 
+def hand_engine(data: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """A hand-written engine on a graph file's parsed data: names to indexes, then the
+    book-style loop."""
+    inputs = {name: float(value) for name, value in data["inputs"].items()}
+    nodes = [(name, node["op"], tuple(node["in"])) for name, node in data["nodes"].items()]
+    return compile_book(Program(data["name"], inputs, nodes))()
+
+
 ADD, SUB, MUL, TANH = range(4)
 CODES = {"add": ADD, "sub": SUB, "mul": MUL, "tanh": TANH}
 

@@ -177,13 +177,15 @@ def read_graph(source: Source, base_dir: Path | None, limits: Limits) -> GraphDe
         problems,
         limits=limits,
     )
-    declared = {
+    # Keys declared but defining nothing. A key that is a defined name is its own canonical
+    # name (NFKC is idempotent), so only the other keys are normalised.
+    defined = {i.name for i in inputs} | {n.name for n in nodes}
+    graph.broken = {
         canonical_name(key) if isinstance(key, str) else key
         for section in ("inputs", "nodes")
         if isinstance(data.get(section), dict)
-        for key in data[section]
-    }
-    graph.broken = declared - {i.name for i in inputs} - {n.name for n in nodes}
+        for key in data[section].keys() - defined
+    } - defined
     if len(inputs) + len(nodes) > limits.max_nodes:
         problems.append(
             source.diagnostic(
