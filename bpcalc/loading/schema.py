@@ -81,6 +81,8 @@ def canonical_name(name: str) -> str:
 
 def check_name(name: str) -> str | None:
     """Why ``name`` cannot name an input or node, or None when it can."""
+    if name.isascii() and name.isidentifier() and not keyword.iskeyword(name):
+        return None  # the usual name, its own canonical form: the checks below pass
     if not name.isidentifier():
         return f"'{name}' is not a valid name: use letters, digits and _, not starting with a digit"
     canonical = canonical_name(name)
@@ -98,7 +100,7 @@ class _Spellings:
     def __init__(self, source: Source, problems: list[Diagnostic]) -> None:
         self.source = source
         self.problems = problems
-        self.first: dict[str, tuple[str, DataPath]] = {}
+        self.first: dict[str, DataPath] = {}  # the path of its key, which ends in the spelling
         # An argument (an item of an explicit node's `in:`) as written -> its name or number.
         # A claimed name reads the same as an argument, so most arguments, which name an
         # input or a node written above, are read by one lookup.
@@ -109,10 +111,11 @@ class _Spellings:
         name = canonical_name(raw)
         found = self.first.get(name)
         if found is None:
-            self.first[name] = (raw, path)
+            self.first[name] = path
             self.arguments[raw] = name
             return name
-        other, other_path = found
+        other_path = found
+        other = other_path[-1]
         if other == raw:
             return name  # the same spelling: an input and a node, reported by graph.build
         line, _ = self.source.position(other_path, key=True)
