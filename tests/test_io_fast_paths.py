@@ -18,6 +18,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,7 @@ from bpcalc.errors import (
     printable,
 )
 from bpcalc.loading import schema
+from bpcalc.loading.parse import parse
 from bpcalc.loading.schema import NodeDef, canonical_name
 from bpcalc.output.numbers import (
     _json_number,
@@ -287,3 +289,43 @@ def test_a_command_turns_the_collector_back_on(invoke: Invoke, tmp_path: Path) -
         assert gc.isenabled()
     assert invoke("run", str(path), "--of", "nope").exit_code != 0
     assert gc.isenabled()
+
+
+# --- YAML to plain data -------------------------------------------------------------------
+
+SCALARS = st.sampled_from(["x", "1.5", "on", "null", "", "a b", "- x", "é", "[1]", "k: v"])
+PLAIN_DATA = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(SCALARS, inner, max_size=3),
+    max_leaves=12,
+)
+# Duplicate keys, a list as a key, flow and block styles, an empty document.
+AWKWARD_YAML = st.sampled_from(
+    [
+        "a: 1\nb: 2\na: 3\n",
+        "? [x]\n: 1\n",
+        "{a: 1, a: 2}",
+        "x: [1, {y: 2, y: 3}]\n",
+        "- {op: add, in: [a, b]}\n- [c]\n",
+        "",
+        "nodes:\n  y: {op: mul, in: [x, 2]}\n",
+    ]
+)
+
+
+def plain_or_error(text: str) -> Any:
+    try:
+        return parse(text, "g.yaml").data
+    except GraphError as error:
+        return error.render()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.builds(yaml.safe_dump, PLAIN_DATA, default_flow_style=st.sampled_from([None, True, False]))
+    | AWKWARD_YAML
+)
+def test_yaml_without_tags_or_anchors_reads_as_with_them(text: str) -> None:
+    """The shortcuts for a file without '!' and '&' give the data, or the messages, that the
+    full walk gives (a comment with both characters, at the end, turns them off)."""
+    assert plain_or_error(text) == plain_or_error(text + "\n# ! &\n")

@@ -457,8 +457,12 @@ def _plain(root: yaml.Node, source: Source) -> Any:
     reported: set[int] = set()
     # Without an anchor ('&') no node can be reached twice, so plain scalars with a standard
     # tag (nearly every node) skip shell() below: this loop runs once per scalar in the file.
+    # Without a '!' either, no node has an explicit tag: every tag is a standard one (the
+    # loader resolves none other) and containers skip shell() too.
     fast = "&" not in source.text
-    scalar_node = yaml.ScalarNode
+    untagged = fast and "!" not in source.text
+    scalar_node, mapping_node = yaml.ScalarNode, yaml.MappingNode
+    standard = _STANDARD_TAGS
 
     def at(node: yaml.Node, message: str) -> Diagnostic:
         line = node.start_mark.line + 1
@@ -481,7 +485,7 @@ def _plain(root: yaml.Node, source: Source) -> Any:
                 )
             return None
         seen.add(id(node))
-        if node.tag not in _STANDARD_TAGS:
+        if node.tag not in standard:
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             problems.append(at(node, f"YAML tag '{tag}' is not allowed in graph files"))
         if isinstance(node, yaml.MappingNode):
@@ -492,18 +496,19 @@ def _plain(root: yaml.Node, source: Source) -> Any:
 
     data = shell(root)
     work = [(root, data)]
+    push = work.append
     while work:
         node, container = work.pop()
-        if isinstance(node, yaml.MappingNode):
+        if type(node) is mapping_node:
             first_seen: dict[str, yaml.Node] = {}
             for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
+                if type(key_node) is not scalar_node:
                     problems.append(
                         at(key_node, "a key must be a plain name, not a list or mapping")
                     )
                     continue
                 # A key's tag and anchor are checked like a value's.
-                plain_key = fast and key_node.tag in _STANDARD_TAGS
+                plain_key = untagged or (fast and key_node.tag in standard)
                 key = key_node.value if plain_key else shell(key_node)
                 if key is None:
                     continue
@@ -514,22 +519,24 @@ def _plain(root: yaml.Node, source: Source) -> Any:
                     )
                     continue
                 first_seen[key] = key_node
-                if fast and type(value_node) is scalar_node and value_node.tag in _STANDARD_TAGS:
+                kind = type(value_node)
+                if kind is scalar_node and (untagged or (fast and value_node.tag in standard)):
                     container[key] = value_node.value
                     continue
-                child = shell(value_node)
+                child: Any = ({} if kind is mapping_node else []) if untagged else shell(value_node)
                 container[key] = child
                 if isinstance(child, dict | list):
-                    work.append((value_node, child))
+                    push((value_node, child))
         elif isinstance(node, yaml.SequenceNode):
             for item in node.value:
-                if fast and type(item) is scalar_node and item.tag in _STANDARD_TAGS:
+                kind = type(item)
+                if kind is scalar_node and (untagged or (fast and item.tag in standard)):
                     container.append(item.value)
                     continue
-                child = shell(item)
+                child = ({} if kind is mapping_node else []) if untagged else shell(item)
                 container.append(child)
                 if isinstance(child, dict | list):
-                    work.append((item, child))
+                    push((item, child))
     if problems:
         problems.sort(key=lambda d: (d.line, d.col))
         raise GraphError(problems)
