@@ -12,6 +12,7 @@ import gc
 import json
 import math
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -31,8 +32,10 @@ from bpcalc.errors import (
     json_escaped,
     printable,
 )
+from bpcalc.limits import DEFAULT_LIMITS, Limits
+from bpcalc.loading import parse as parse_module
 from bpcalc.loading import schema
-from bpcalc.loading.parse import parse
+from bpcalc.loading.parse import YAML_VALUE_BYTES, _BoundedLoader, parse
 from bpcalc.loading.schema import NodeDef, canonical_name
 from bpcalc.output.numbers import (
     _json_number,
@@ -313,9 +316,9 @@ AWKWARD_YAML = st.sampled_from(
 )
 
 
-def plain_or_error(text: str) -> Any:
+def plain_or_error(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
     try:
-        return parse(text, "g.yaml").data
+        return parse(text, "g.yaml", limits).data
     except GraphError as error:
         return error.render()
 
@@ -329,3 +332,54 @@ def test_yaml_without_tags_or_anchors_reads_as_with_them(text: str) -> None:
     """The shortcuts for a file without '!' and '&' give the data, or the messages, that the
     full walk gives (a comment with both characters, at the end, turns them off)."""
     assert plain_or_error(text) == plain_or_error(text + "\n# ! &\n")
+
+
+def compose_as_it_goes(text: str, limits: Limits | None = None) -> Any:
+    """The reference: every count kept while composing (what every file was read with)."""
+    loader = _BoundedLoader(text, limits or replace(DEFAULT_LIMITS, max_memory=1 << 62))
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+SECTION_TEXTS = st.sampled_from(
+    [
+        "inputs:\n  a: 1\n  b: 2\n",
+        "nodes:\n  c: a + b\n  d: {op: mul, in: [c, 2]}\n",
+        "inputs: [1, 2, 3]\n",
+        "? {x: 1, y: 2}\n: 3\n",
+        "? [p, q]\n: 4\n",
+        "name: g\n",
+        "output: d\n",
+        "nodes: {e: [1, [2, 3]], f: 4}\n",
+        "x: [unclosed\n",
+        "- item\n",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(SECTION_TEXTS, max_size=5).map("".join),
+    st.integers(0, 8),
+    st.integers(0, 40),
+)
+def test_counting_names_on_the_tree_refuses_as_counting_them_while_composing(
+    text: str, max_nodes: int, values: int
+) -> None:
+    """The same data, or the same message at the same place, for any limits."""
+    limits = replace(DEFAULT_LIMITS, max_nodes=max_nodes, max_memory=values * YAML_VALUE_BYTES)
+    fast = plain_or_error(text, limits)
+    with mock.patch.object(parse_module, "_compose", compose_as_it_goes):
+        assert plain_or_error(text, limits) == fast
+
+
+def test_a_list_of_inputs_past_the_names_limit_is_refused_with_a_message() -> None:
+    """(It raised AttributeError: the list's index has no position.)"""
+    limits = replace(DEFAULT_LIMITS, max_nodes=1)
+    assert plain_or_error("inputs: [1, 2, 3]\n", limits) == (
+        "g.yaml:1:9: the graph has more than 1 inputs and nodes; the limit is 1 (--max-nodes)\n"
+        "    1 | inputs: [1, 2, 3]\n"
+        "      |         ^"
+    )

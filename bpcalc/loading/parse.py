@@ -47,34 +47,24 @@ class _TooMany(Exception):
         self.where = where
 
 
-class _BoundedLoader(_Loader):  # type: ignore[misc,valid-type]
-    """The safe loader (libyaml when present), counting nodes as they are composed: a file
+class _CountingLoader(_Loader):  # type: ignore[misc,valid-type]
+    """The safe loader (libyaml when present), counting values as they are composed: a file
     of millions of values is refused when the count passes the limit, before it has cost
-    gigabytes of nodes, not after."""
+    gigabytes of nodes, not after. libyaml calls these hooks for every node, so they do
+    as little as they can (a third of the time of composing, when they also kept the depth)."""
 
-    def __init__(self, text: str, limits: Limits | None) -> None:
+    def __init__(self, text: str, values: int) -> None:
         super().__init__(text)
-        unbounded = 1 << 62
-        self._values_left = unbounded if limits is None else limits.max_memory // YAML_VALUE_BYTES
-        self._names_left = unbounded if limits is None else limits.max_nodes
-        self._depth = 0
-        self._section: Any = None
+        self._values_left = values
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         """Called before each node is composed, with its parent and its key or index."""
-        self._depth += 1
         self._values_left -= 1
         if self._values_left < 0:
             raise _TooMany(False, current_node)
-        if self._depth == 2 and current_index is not None:  # a value of the top level
-            self._section = getattr(current_index, "value", None)
-        elif self._depth == 3 and current_index is not None and self._section in _SECTIONS:
-            self._names_left -= 1  # the value of an input's or a node's name
-            if self._names_left < 0:
-                raise _TooMany(True, current_index)  # located at that name
 
     def ascend_resolver(self) -> None:
-        self._depth -= 1
+        pass
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         """Every implicit tag is a standard one and bpcalc reads a scalar as its text, so the
@@ -82,6 +72,31 @@ class _BoundedLoader(_Loader):  # type: ignore[misc,valid-type]
         if kind is yaml.ScalarNode:
             return _SCALAR_TAG
         return _SEQUENCE_TAG if kind is yaml.SequenceNode else _MAPPING_TAG
+
+
+class _BoundedLoader(_CountingLoader):
+    """Counting graph names (keys of inputs: and nodes:) too, and stopping at whichever limit
+    the file passes first: what a file that is refused, or has an error, is composed with."""
+
+    def __init__(self, text: str, limits: Limits) -> None:
+        super().__init__(text, limits.max_memory // YAML_VALUE_BYTES)
+        self._names_left = limits.max_nodes
+        self._depth = 0
+        self._section: Any = None
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        super().descend_resolver(current_node, current_index)
+        self._depth += 1
+        if self._depth == 2 and current_index is not None:  # a value of the top level
+            self._section = getattr(current_index, "value", None)
+        elif self._depth == 3 and current_index is not None and self._section in _SECTIONS:
+            self._names_left -= 1  # the value of an input's or a node's name
+            if self._names_left < 0:  # located at that name (at the list, in a list)
+                where = current_index if isinstance(current_index, yaml.Node) else current_node
+                raise _TooMany(True, where)
+
+    def ascend_resolver(self) -> None:
+        self._depth -= 1
 
 
 @dataclass
@@ -440,14 +455,59 @@ def _nth_line(text: str, line: int) -> str | None:
 
 def _compose(text: str, limits: Limits | None = None) -> yaml.Node | None:
     """The YAML node tree of ``text`` (None for an empty document), with libyaml if present;
-    stopped with _TooMany past the ``limits`` (None: text already read once, unbounded)."""
+    stopped with _TooMany past the ``limits`` (None: text already read once, unbounded).
+
+    Graph names are counted on the finished tree, where a loop over the keys of inputs: and
+    nodes: is cheaper than a hook per node. A file that is refused or has an error is
+    composed again with every count kept as it goes, so that it stops where it always did:
+    at whichever of its problems comes first."""
     with gc_paused():
-        loader = _BoundedLoader(text, limits)
+        if limits is None:
+            return _single_node(_CountingLoader(text, 1 << 62))
+        # Also stopped early when the names are few for so many values, so that a file of
+        # too many names costs little memory before it is composed again and refused.
+        values = min(limits.max_memory // YAML_VALUE_BYTES, VALUES_PER_NAME * limits.max_nodes)
+        root: yaml.Node | None
         try:
-            node: yaml.Node | None = loader.get_single_node()
-            return node
-        finally:
-            loader.dispose()
+            root = _single_node(_CountingLoader(text, values))
+        except (yaml.YAMLError, _TooMany, RecursionError):
+            root = _AGAIN  # outside this block, where the nodes composed so far are freed
+        if root is _AGAIN or _past_names_limit(root, limits.max_nodes):
+            root = None
+            return _single_node(_BoundedLoader(text, limits))  # raises what it meets first
+        return root
+
+
+# The values composed per graph name before a file is read again counting its names as it
+# goes: a node {op: mul, in: [a, b]} with its name is 8; bounds the memory a refused file
+# takes when --max-nodes is set low.
+VALUES_PER_NAME = 8
+_AGAIN = yaml.Node("", "", None, None)  # composing stopped: compose again, counting all
+
+
+def _single_node(loader: _CountingLoader) -> yaml.Node | None:
+    try:
+        node: yaml.Node | None = loader.get_single_node()
+        return node
+    finally:
+        loader.dispose()
+
+
+def _past_names_limit(root: yaml.Node | None, limit: int) -> bool:
+    """Whether the file has more graph names than ``limit``, counted as _BoundedLoader counts
+    them: the children of a top-level key or value composed while the latest top-level key
+    read is inputs: or nodes:."""
+    if not isinstance(root, yaml.MappingNode):
+        return False
+    names = 0
+    section = None
+    for key, value in root.value:
+        if section in _SECTIONS and isinstance(key, yaml.CollectionNode):
+            names += len(key.value)  # a list or mapping as a key: refused later, counted here
+        section = getattr(key, "value", None)
+        if section in _SECTIONS and isinstance(value, yaml.CollectionNode):
+            names += len(value.value)
+    return names > limit
 
 
 def _plain(root: yaml.Node, source: Source) -> Any:
