@@ -211,6 +211,31 @@ def test_reading_explicit_nodes_by_lookups_equals_the_full_check(text: str) -> N
         assert read(text) == fast
 
 
+def graph_of(nodes: dict[str, tuple[str, list[str]]]) -> str:
+    explicit = {name: {"op": op, "in": args} for name, (op, args) in nodes.items()}
+    return json.dumps({"inputs": {"x": "1.5", "y": "-2"}, "nodes": explicit})
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        {"a": ("tanh", ["a"])},  # uses itself: a cycle
+        {"a": ("tanh", ["b"]), "b": ("tanh", ["x"])},  # uses a node below
+        {"a": ("tanh", ["b"]), "c": ("mul", ["b", "a"]), "b": ("tanh", ["x"])},  # twice
+        {"a": ("tanh", ["b"]), "b": ("tanh", ["a"])},  # a longer cycle
+        {"a": ("add", ["x", "2"]), "b": ("add", ["a", "2"]), "c": ("add", ["zz", "b"])},
+        {"a": ("mul", ["x", "y"]), "x": ("tanh", ["y"])},  # a node named as an input
+    ],
+)
+def test_nodes_out_of_order_are_read_as_by_the_full_check(
+    nodes: dict[str, tuple[str, list[str]]],
+) -> None:
+    text = graph_of(nodes)
+    fast = read(text)
+    with mock.patch.object(schema, "_usual_node", lambda *args: None):
+        assert read(text) == fast
+
+
 def test_the_usual_node_is_read_by_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
     """A node of names read before does not reach the full check (which would be slow)."""
     calls = []

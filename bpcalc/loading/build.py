@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bpcalc.errors import MAX_SHOWN, Diagnostic, GraphError, NameIndex, did_you_mean
 from bpcalc.limits import DEFAULT_LIMITS, Limits
+from bpcalc.loading.expressions import Arg
 from bpcalc.loading.graph import Graph
 from bpcalc.loading.inputs import InputError, InputValue, read_input
 from bpcalc.loading.parse import Source, parse
@@ -64,7 +65,9 @@ def build(definition: GraphDef, limits: Limits, *, allow_outside_files: bool = F
     nodes = _unique_nodes(definition, problems)
     known = {inp.name for inp in definition.inputs} | set(nodes)
     unknown: dict[int, str] = {}  # id of a problem -> the unknown name it is about
-    strays = set(chain.from_iterable(map(attrgetter("args"), nodes.values()))) - known
+    strays: set[Arg] = set()
+    if not definition.in_order or problems:
+        strays = set(chain.from_iterable(map(attrgetter("args"), nodes.values()))) - known
     named = any(isinstance(arg, str) for arg in strays)  # else only numbers: nothing unknown
     for node in nodes.values() if named else ():
         for i, arg in enumerate(node.args):
@@ -81,7 +84,7 @@ def build(definition: GraphDef, limits: Limits, *, allow_outside_files: bool = F
     if problems:
         problems.sort(key=lambda d: (d.line, d.col))
         raise GraphError(_with_hints(problems, unknown, known))
-    ordered = _topological(nodes, source, known)
+    ordered = list(nodes.values()) if definition.in_order else _topological(nodes, source, known)
     output = _output(definition, ordered, known)
     return Graph(definition, inputs, tuple(ordered), output)
 

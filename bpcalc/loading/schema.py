@@ -56,6 +56,11 @@ class GraphDef:
     problems: list[Diagnostic] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)  # defined, but wrongly: not "unknown" too
     limits: Limits = DEFAULT_LIMITS  # what it was read with; evaluation checks sizes with it
+    # Every node was read by lookups (_usual_node) and does not use itself: until a node is
+    # read by the full check, the lookups hold only numbers and the names claimed above. So,
+    # without problems, the nodes use known names and are in dependency order (build checks
+    # neither).
+    in_order: bool = False
 
     @cached_property
     def has_attrs(self) -> bool:
@@ -101,9 +106,9 @@ class _Spellings:
         self.source = source
         self.problems = problems
         self.first: dict[str, DataPath] = {}  # the path of its key, which ends in the spelling
-        # An argument (an item of an explicit node's `in:`) as written -> its name or number.
-        # A claimed name reads the same as an argument, so most arguments, which name an
-        # input or a node written above, are read by one lookup.
+        # An argument (an item of an explicit node's `in:`) as written -> its name or number:
+        # the names claimed so far (a claimed name reads the same as an argument) and every
+        # argument read. Most arguments, which name an input or a node above, are one lookup.
         self.arguments: dict[str, Arg] = {}
 
     def claim(self, raw: str, path: DataPath) -> str | None:
@@ -161,7 +166,7 @@ def read_graph(source: Source, base_dir: Path | None, limits: Limits) -> GraphDe
     description = _text(data, "description", source, problems)
     spellings = _Spellings(source, problems)
     inputs = _read_inputs(data.get("inputs", {}), source, problems, spellings)
-    nodes = _read_nodes(data.get("nodes"), source, limits, problems, spellings)
+    nodes, in_order = _read_nodes(data.get("nodes"), source, limits, problems, spellings)
     output = None
     if "output" in data:
         raw = data["output"]
@@ -179,6 +184,7 @@ def read_graph(source: Source, base_dir: Path | None, limits: Limits) -> GraphDe
         base_dir,
         problems,
         limits=limits,
+        in_order=in_order,
     )
     # Keys declared but defining nothing. A key that is a defined name is its own canonical
     # name (NFKC is idempotent), so only the other keys are normalised.
@@ -242,7 +248,9 @@ def _claimed(
 
 def _read_nodes(
     raw: Any, source: Source, limits: Limits, problems: list[Diagnostic], spellings: _Spellings
-) -> list[NodeDef]:
+) -> tuple[list[NodeDef], bool]:
+    """The nodes, and whether each was read by lookups of numbers and names above it (see
+    GraphDef.in_order)."""
     if (raw is None or raw == "") and "nodes" in source.data:
         problems.append(
             source.diagnostic(
@@ -251,20 +259,21 @@ def _read_nodes(
                 key=True,
             )
         )
-        return []
+        return [], False
     if raw is None or raw == "":
         problems.append(
             source.diagnostic(
                 "a graph needs 'nodes': a mapping of name: expression (see docs/graph-format.md)"
             )
         )
-        return []
+        return [], False
     if not isinstance(raw, dict):
         problems.append(
             source.diagnostic("nodes: expects a mapping of name: definition", ("nodes",))
         )
-        return []
+        return [], False
     nodes: list[NodeDef] = []
+    in_order = True
     for key, definition in raw.items():
         path: DataPath = ("nodes", key)
         name = _claimed(key, path, source, problems, spellings)
@@ -273,10 +282,13 @@ def _read_nodes(
         try:
             if isinstance(definition, dict):
                 node = _usual_node(name, definition, path, spellings.arguments)
+                if node is None or name in node.args:
+                    in_order = False
                 if node is None:
                     node = _explicit_node(name, definition, path, spellings.arguments)
                 nodes.append(node)
             elif isinstance(definition, str):
+                in_order = False
                 nodes.extend(_expression_nodes(name, definition, path, source, limits))
             else:
                 raise _At("a node is an expression or {op: NAME, in: [ARG, ...]}")
@@ -284,7 +296,7 @@ def _read_nodes(
             problems.append(
                 source.diagnostic(err.message, (*path, *err.where), key=err.key, offset=err.offset)
             )
-    return nodes
+    return nodes, in_order
 
 
 class _At(Exception):
