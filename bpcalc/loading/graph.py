@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from bpcalc.errors import Diagnostic, UsageProblem, did_you_mean
@@ -18,6 +19,8 @@ from bpcalc.runtime import gc_paused
 
 if TYPE_CHECKING:
     from bpcalc.engine.evaluation import Evaluation
+
+_NAME = attrgetter("name")
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class Graph:
     @property
     def names(self) -> list[str]:
         """Every input and node, in the order results are reported."""
-        return [*self.inputs, *(node.name for node in self.nodes)]
+        return [*self.inputs, *map(_NAME, self.nodes)]
 
     def with_inputs(self, values: Mapping[str, InputValue]) -> Graph:
         """A copy with some input values replaced (what ``--set`` does)."""
@@ -92,7 +95,7 @@ class Graph:
 
     @cached_property
     def node_by_name(self) -> dict[str, NodeDef]:
-        return {node.name: node for node in self.nodes}
+        return dict(zip(map(_NAME, self.nodes), self.nodes, strict=True))
 
     def evaluate(
         self,
