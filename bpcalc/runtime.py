@@ -39,11 +39,13 @@ def gc_paused() -> Iterator[None]:
     its own (gc.freeze()), which the move would unfreeze."""
     enabled = gc.isenabled()
     gc.disable()
+    young = gc.get_count()[0]
     try:
         yield
     finally:
         if enabled:
-            if gc.get_count()[0] > PROMOTE_AFTER and not gc.get_freeze_count():
+            left = gc.get_count()[0] - young  # new objects the pause leaves alive
+            if left > PROMOTE_AFTER and not gc.get_freeze_count():
                 gc.freeze()  # every tracked object to the permanent generation,
                 gc.unfreeze()  # and from there to the oldest one
             gc.enable()

@@ -296,6 +296,21 @@ def test_a_long_pause_leaves_no_young_objects() -> None:
     assert gc.is_tracked(kept[0])
 
 
+def test_a_short_pause_moves_nothing() -> None:
+    """Young objects made before a pause stay young when the pause itself made few."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(10**9)  # no collection while the counts are read
+    try:
+        kept = [[i] for i in range(2 * PROMOTE_AFTER)]
+        before = gc.get_count()[0]
+        with gc_paused():
+            few = [[i] for i in range(10)]
+        assert gc.get_count()[0] >= before
+        assert len(kept) + len(few) > 2 * PROMOTE_AFTER
+    finally:
+        gc.set_threshold(*threshold)
+
+
 def test_a_long_pause_keeps_the_programs_frozen_objects_frozen() -> None:
     gc.freeze()
     try:
