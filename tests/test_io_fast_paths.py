@@ -337,11 +337,13 @@ def test_a_command_turns_the_collector_back_on(invoke: Invoke, tmp_path: Path) -
 # --- YAML to plain data -------------------------------------------------------------------
 
 SCALARS = st.sampled_from(["x", "1.5", "on", "null", "", "a b", "- x", "é", "[1]", "k: v"])
-PLAIN_DATA = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(SCALARS, inner, max_size=3),
-    max_leaves=12,
-)
+
+
+def containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(SCALARS, inner, max_size=3)
+
+
+PLAIN_DATA = st.recursive(SCALARS, containers, max_leaves=12)
 # Duplicate keys, a list as a key, flow and block styles, an empty document.
 AWKWARD_YAML = st.sampled_from(
     [
