@@ -90,7 +90,7 @@ def json_values(
     in_order = list(values) == list(names)  # as an evaluation's are: no lookup per name
     items = list(values.values()) if in_order else [values[name] for name in names]
     if digits is None and _finite_floats(items):
-        return dict(values) if in_order else dict(zip(names, items, strict=True))
+        return dict(zip(names, items, strict=True))
     return {name: json_value(item, digits) for name, item in zip(names, items, strict=True)}
 
 
