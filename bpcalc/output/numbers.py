@@ -38,8 +38,22 @@ def table_number(x: float | Fraction, digits: int | None = None) -> str:
 
 
 def rounded(x: float, digits: int | None) -> float:
-    """The float that ``number(x, digits)`` writes."""
-    return float(x) if digits is None else float(format(float(x), f".{digits}g"))
+    """The float that ``number(x, digits)`` writes; ``x`` itself when that text is past
+    float64's range (1.797e308 to 3 digits is 1.8e+308, which reads back as infinity), since a
+    machine format must not turn a finite number into an infinite one."""
+    if digits is None:
+        return float(x)
+    shown = float(format(float(x), f".{digits}g"))
+    return shown if math.isfinite(shown) or not math.isfinite(x) else float(x)
+
+
+def machine_number(x: float | Fraction, digits: int | None = None) -> str:
+    """``number`` for machine formats (TSV, CSV): ``repr`` of a finite float whose rounding to
+    ``digits`` would read back as infinity (see ``rounded``)."""
+    text = number(x, digits)
+    if digits is not None and text.endswith("e+308") and math.isinf(float(text)):
+        return repr(float(x))
+    return text
 
 
 def value_text(value: Any, digits: int | None = None) -> str:
@@ -47,7 +61,7 @@ def value_text(value: Any, digits: int | None = None) -> str:
     if type(value) is float and digits is None:
         return repr(value)  # what number() writes for every float, nan and inf included
     if isinstance(value, float | int) or is_fraction(value):
-        return number(value, digits)
+        return machine_number(value, digits)
     return _nested(value.tolist(), digits)
 
 
@@ -63,7 +77,7 @@ def value_texts(values: Mapping[str, Any], names: Sequence[str], digits: int | N
 def _nested(items: Any, digits: int | None) -> str:
     if isinstance(items, list):
         return "[" + ", ".join(_nested(item, digits) for item in items) + "]"
-    return number(items, digits)
+    return machine_number(items, digits)
 
 
 def json_value(value: Any, digits: int | None = None) -> Any:

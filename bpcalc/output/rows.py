@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from bpcalc.errors import json_escaped, printable
-from bpcalc.output.numbers import TABLE_DIGITS, number, rounded, table_number
+from bpcalc.output.numbers import TABLE_DIGITS, machine_number, rounded, table_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -125,7 +125,7 @@ class RowWriter:
                 [json_number_text(rounded(x, digits)) for x in column.tolist()] for column in values
             ]
         else:
-            cells = [[number(x, digits) for x in column.tolist()] for column in values]
+            cells = [[machine_number(x, digits) for x in column.tolist()] for column in values]
         pieces = self._pieces
         return "".join(
             "".join(p + c for p, c in zip(pieces, row, strict=False)) + pieces[-1]
