@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 # A pause that leaves more new objects than this ends by promoting them (see gc_paused).
 PROMOTE_AFTER = 100_000
+# A pause starts by collecting the young generation when it holds fewer objects than this
+# (always in a library user's process, where it holds at most 700: a fraction of a
+# microsecond); the bpcalc command, which collects every 100,000 new objects, may skip it.
+SWEEP_BELOW = 10_000
 
 
 @contextmanager
@@ -34,10 +38,16 @@ def gc_paused() -> Iterator[None]:
     by moving every tracked object to the oldest generation, where only a full collection
     looks: back on, the collector would otherwise traverse them all at its next young
     collection and again at the next middle one, only to find them alive (0.2-0.5 s for a
-    100,000-node graph). The caller's young objects move too: a cycle among them is then
-    collected by the next full collection. Not done when the program has frozen objects of
-    its own (gc.freeze()), which the move would unfreeze."""
+    100,000-node graph). The caller's young objects would move too, and a cycle among them
+    wait for the next full collection (in a loop, memory without bound): so a pause begins by
+    collecting them, when they are few (see SWEEP_BELOW). The move is not made when the
+    program has frozen objects of its own (gc.freeze()), which it would unfreeze."""
     enabled = gc.isenabled()
+    if enabled and gc.get_count()[0] < SWEEP_BELOW:
+        # The caller's young objects first, while they are few: a long pause ends by moving
+        # every young object to the oldest generation, where a cycle the caller has just
+        # dropped would wait for a full collection, which may not come for a long time.
+        gc.collect(0)
     gc.disable()
     young = gc.get_count()[0]
     try:

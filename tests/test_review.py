@@ -61,3 +61,49 @@ class TestDigitsNearTheLargestFloat:
             "grad", str(path), "--wrt", "y", "--batch", str(rows), "-o", "csv", "--digits", "3"
         )
         assert result.stdout.splitlines()[1:] == [f"{BIG},{BIG},{BIG}", f"-{BIG},-{BIG},-{BIG}"]
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_long_pause_does_not_keep_the_callers_cyclic_garbage() -> None:
+    """A cycle the program dropped just before a long pause (loading or compiling a large
+    graph) is collected as before, not moved to the oldest generation to wait for a full
+    collection: a loop of such calls would otherwise hold memory without bound."""
+    import gc
+    import weakref
+
+    from bpcalc.runtime import PROMOTE_AFTER, gc_paused
+
+    assert gc.isenabled()
+    gc.collect()
+    dropped = _Cycle()
+    alive = weakref.ref(dropped)
+    del dropped  # garbage now, in the young generation
+    with gc_paused():
+        kept = [[i] for i in range(2 * PROMOTE_AFTER)]
+    assert alive() is None
+    assert len(kept) == 2 * PROMOTE_AFTER
+
+
+def test_evaluating_large_graphs_in_a_loop_keeps_no_cyclic_garbage() -> None:
+    import gc
+    import weakref
+
+    import bpcalc
+    from bpcalc.loading.inputs import InputValue
+
+    n = 30_000
+    lines = ["inputs:", "  x: 1.0", "nodes:", "  n0: x * 2.0"]
+    lines += [f"  n{i}: n{i - 1} + x" for i in range(1, n)]
+    graph = bpcalc.loads("\n".join(lines))
+    gc.collect()
+    refs = []
+    for step in range(3):
+        dropped = _Cycle()
+        refs.append(weakref.ref(dropped))
+        del dropped
+        graph.with_inputs({"x": InputValue(float(step))}).evaluate()  # a new plan each time
+    assert [r() for r in refs] == [None, None, None]
