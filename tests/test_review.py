@@ -107,3 +107,11 @@ def test_evaluating_large_graphs_in_a_loop_keeps_no_cyclic_garbage() -> None:
         del dropped
         graph.with_inputs({"x": InputValue(float(step))}).evaluate()  # a new plan each time
     assert [r() for r in refs] == [None, None, None]
+
+
+def test_train_loss_rows_keep_a_number_that_rounding_would_make_infinite() -> None:
+    from bpcalc.analysis.train import TrainResult
+    from bpcalc.output.train_report import loss_rows
+
+    result = TrainResult("sgd", 0.1, 2, {}, loss=[float(BIG), 1.23456])
+    assert loss_rows([result], 3) == [["1", BIG], ["2", "1.23"]]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bpcalc.output.chart import PALETTE, Chart, Panel, Series, label
-from bpcalc.output.numbers import json_value, number
+from bpcalc.output.numbers import json_value, machine_number, number
 
 if TYPE_CHECKING:
     from bpcalc.analysis.train import Trainer, TrainResult
@@ -33,7 +33,7 @@ def loss_rows(results: Sequence[TrainResult], digits: int | None) -> list[list[s
     rows = []
     for i in range(steps):
         row = [str(i + 1)]
-        row += [number(r.loss[i], digits) if i < r.completed else "" for r in results]
+        row += [machine_number(r.loss[i], digits) if i < r.completed else "" for r in results]
         rows.append(row)
     return rows
 
