@@ -208,6 +208,16 @@ class TestFreshEvaluations:
         np.testing.assert_array_equal(first.grads["v"], [4.0, 4.0])
         assert first.values["b"] == 12.0
 
+    def test_inputs_cannot_be_changed_behind_the_compiled_plan(self) -> None:
+        """The plan reads the inputs once: assigning into them is refused, not ignored, and
+        with_inputs is the way to a changed value."""
+        graph = loads("inputs: {apple: 100, n: 2}\nnodes:\n  price: apple * n\n")
+        assert graph.evaluate().values["price"] == 200.0
+        with pytest.raises(TypeError):
+            graph.inputs["apple"] = InputValue(300.0)  # type: ignore[index]
+        assert graph.with_inputs({"apple": InputValue(300.0)}).evaluate().values["price"] == 600.0
+        assert graph.evaluate().values["price"] == 200.0
+
 
 class TestSeedAndTarget:
     """What is differentiated: the output seeded with ones, another node, or an input."""

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from operator import attrgetter
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from bpcalc.errors import Diagnostic, UsageProblem, did_you_mean
@@ -28,7 +29,9 @@ class Graph:
     """A checked graph: inputs with their values, nodes in evaluation order, an output."""
 
     definition: GraphDef
-    inputs: dict[str, InputValue]
+    # Read-only: the engine's plan reads the values once, so a changed value must come
+    # through with_inputs (a new graph), never by assignment into this mapping.
+    inputs: Mapping[str, InputValue]
     nodes: tuple[NodeDef, ...]  # topological order
     output: str
     # The inputs whose values --set (with_inputs) gave: the file's line is not where they are.
@@ -36,6 +39,10 @@ class Graph:
     # The engine's compiled plans (float and exact), made on first evaluation; a copy made by
     # with_inputs starts without them, since which inputs want gradients may have changed.
     plans: dict[bool, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.inputs, MappingProxyType):
+            object.__setattr__(self, "inputs", MappingProxyType(self.inputs))
 
     @property
     def name(self) -> str:
