@@ -6,6 +6,7 @@ tests hold on any machine however loaded it is. The timings are in bench/run.py.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -24,9 +25,20 @@ def imported_modules(
     args: list[str], cwd: Path, env: dict[str, str] | None = None, flags: tuple[str, ...] = ()
 ) -> tuple[set[str], str]:
     """Run ``python FLAGS -X importtime -m bpcalc ARGS`` with stdout a pipe; (modules, stdout),
-    the modules by full name and by package (``bpcalc.errors`` and ``bpcalc``)."""
+    the modules by full name and by package (``bpcalc.errors`` and ``bpcalc``), leaving out
+    what the interpreter imports before bpcalc starts (site hooks: coverage's, under
+    ``pytest --cov``, imports dataclasses into every child process)."""
+    result = _importtime([*flags, "-m", "bpcalc", *args], cwd, env)
+    modules = _modules(result.stderr) - _before_bpcalc(tuple(flags), cwd)
+    assert "click" in modules, "importtime output was not read"
+    return modules, result.stdout
+
+
+def _importtime(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, *flags, "-X", "importtime", "-m", "bpcalc", *args],
+        [sys.executable, "-X", "importtime", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -35,13 +47,22 @@ def imported_modules(
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def _modules(importtime: str) -> set[str]:
     modules = set()
-    for line in result.stderr.splitlines():
+    for line in importtime.splitlines():
         if line.startswith("import time:") and "|" in line:
             name = line.rsplit("|", 1)[1].strip()
             modules |= {name, name.split(".")[0]}  # bpcalc.errors, and bpcalc
-    assert "click" in modules, "importtime output was not read"
-    return modules, result.stdout
+    return modules
+
+
+@functools.cache
+def _before_bpcalc(flags: tuple[str, ...], cwd: Path) -> frozenset[str]:
+    """The modules ``python FLAGS -c pass`` imports in this environment."""
+    return frozenset(_modules(_importtime([*flags, "-c", "pass"], cwd).stderr))
 
 
 def completion(words: str, cword: int, cwd: Path) -> tuple[set[str], str]:
