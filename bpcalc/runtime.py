@@ -44,10 +44,7 @@ def gc_paused() -> Iterator[None]:
     program has frozen objects of its own (gc.freeze()), which it would unfreeze."""
     enabled = gc.isenabled()
     if enabled and gc.get_count()[0] < SWEEP_BELOW:
-        # The caller's young objects first, while they are few: a long pause ends by moving
-        # every young object to the oldest generation, where a cycle the caller has just
-        # dropped would wait for a full collection, which may not come for a long time.
-        gc.collect(0)
+        gc.collect(0)  # the caller's young objects, before a long pause could promote them
     gc.disable()
     young = gc.get_count()[0]
     try:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from bpcalc.errors import Diagnostic, UsageProblem, did_you_mean
 from bpcalc.loading.inputs import InputValue
 from bpcalc.loading.schema import GraphDef, NodeDef, canonical_name
-from bpcalc.runtime import gc_paused
 
 if TYPE_CHECKING:
     from bpcalc.engine.evaluation import Evaluation
@@ -115,5 +114,4 @@ class Graph:
         """Values and gradients d(``of``)/d(name); see bpcalc.engine.plan.evaluate."""
         from bpcalc.engine.plan import evaluate
 
-        with gc_paused():  # numpy's first import and the plan's compilation too
-            return evaluate(self, of=of, trace=trace, exact=exact, memory_hint=memory_hint)
+        return evaluate(self, of=of, trace=trace, exact=exact, memory_hint=memory_hint)
